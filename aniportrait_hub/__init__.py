@@ -1,0 +1,22 @@
+"""aniportrait_hub: an open implementation of AniPortraitGAN (Wu et al., SIGGRAPH Asia 2023).
+
+A 3D-aware GAN of head-and-shoulder portraits with explicit camera, expression, head-pose and
+shoulder-pose control. See ``../shared/METHOD.md`` for the method and ``DESIGN`` notes in the
+README for the layout.
+
+Dimension letters used in shape comments throughout the package:
+
+====  ==========================================================
+B     batch
+N     query points (ray samples) per batch element
+V     body-mesh vertices; Vc upper-body candidate vertices
+Vf    face-model vertices
+J     body joints (24, SMPL's tree)
+P     reduced-pose joints (6: SMPL joints 12-17)
+K     face identity components; E expression components
+L     landmarks
+F     mesh triangles
+====  ==========================================================
+"""
+
+__version__ = "0.1.0"
