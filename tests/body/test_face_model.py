@@ -61,7 +61,7 @@ def _write_synthetic_bfm(path, body, face, scale, rot, trans):
     """A file in Deep3DFaceRecon's BFM_model_front.mat layout, made from the open face under a
     known similarity transform (so the correct placement is known)."""
     mean = face.mean.double().numpy()
-    to_bfm = lambda x: (x - trans) @ rot / scale  # inverse of dst = s R src + t  # noqa: E731
+    to_bfm = lambda x: (x - trans) @ rot / scale  # inverse of dst = s R src + t
     bfm_mean = to_bfm(mean)
     n = len(mean)
     rng = np.random.default_rng(0)

@@ -1,0 +1,45 @@
+# Two entry points on a fresh machine: `make demo` and `make test`. Each installs what it
+# needs into .venv (idempotent: re-running skips what is installed and up to date).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+export HF_HUB_OFFLINE ?= 1
+export GRADIO_ANALYTICS_ENABLED := False
+
+.PHONY: demo test test-fast install bench assets clean-venv
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# torch first, from the CPU wheel on disk, then everything else constrained to that torch.
+$(VENV)/.runtime: requirements.txt constraints.txt pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -c constraints.txt -r requirements.txt
+	$(BIN)/pip install --quiet -c constraints.txt --no-deps -e .
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
+	$(BIN)/pip install --quiet -c constraints.txt -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.runtime
+
+demo: $(VENV)/.runtime
+	$(BIN)/python app.py
+
+test: $(VENV)/.dev
+	$(BIN)/python -m pytest -q -ra
+
+test-fast: $(VENV)/.dev
+	$(BIN)/python -m pytest -q -m "not slow"
+
+bench: $(VENV)/.runtime
+	$(BIN)/python benchmarks/body.py
+
+assets: $(VENV)/.runtime
+	$(BIN)/python -m aniportrait_hub.body.build_open_assets --overwrite \
+	  --report aniportrait_hub/body/data/open_body_face_report.json
+
+clean-venv:
+	rm -rf $(VENV)

