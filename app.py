@@ -52,6 +52,9 @@ EXPRESSION_SLIDERS = {
     "pucker": ("mouthPucker",),
 }
 SHAPE_SLIDERS = 3
+#: The page shows the body above this height (world units; the face centre is at 0): the
+#: head-and-shoulder region that portraits frame, with some chest for context.
+CROP_BELOW = -0.6
 SKIN_RGBA = np.array([224, 172, 150, 255], dtype=np.uint8)
 FACE_RGBA = np.array([214, 150, 140, 255], dtype=np.uint8)
 
@@ -86,8 +89,9 @@ class BodyExplorer:
         """Write the posed mesh as GLB; return its path."""
         betas, eulers, exp = self.inputs(list(values))
         out = self.body(betas, eulers, rest_offsets=self.face.body_expression_offsets(exp))
-        mesh = trimesh.Trimesh(out.vertices[0].numpy(), self.body.faces.numpy(), vertex_colors=self.colors,
-                               process=False)
+        verts, faces = out.vertices[0].numpy(), self.body.faces.numpy()
+        keep = (verts[faces][:, :, 1] > CROP_BELOW).all(axis=1)
+        mesh = trimesh.Trimesh(verts, faces[keep], vertex_colors=self.colors, process=False)
         fd, path = tempfile.mkstemp(suffix=".glb", dir=self.cfg.out_dir)
         os.close(fd)
         mesh.export(path)
@@ -102,13 +106,18 @@ def build_demo(cfg: AppConfig) -> gr.Blocks:
                     "units. Angles in degrees.")
         with gr.Row():
             with gr.Column(scale=1):
-                sliders = [gr.Slider(-3, 3, 0, step=0.1, label=f"shape {i}") for i in range(SHAPE_SLIDERS)]
-                sliders += [gr.Slider(-45, 45, 0, step=1, label=name) for name in POSE_SLIDERS]
-                sliders += [gr.Slider(0, 1, 0, step=0.05, label=name) for name in EXPRESSION_SLIDERS]
+                with gr.Tab("pose"):
+                    sliders_pose = [gr.Slider(-45, 45, 0, step=1, label=name) for name in POSE_SLIDERS]
+                with gr.Tab("expression"):
+                    sliders_exp = [gr.Slider(0, 1, 0, step=0.05, label=name) for name in EXPRESSION_SLIDERS]
+                with gr.Tab("shape"):
+                    sliders_shape = [gr.Slider(-3, 3, 0, step=0.1, label=f"shape {i}") for i in range(SHAPE_SLIDERS)]
+                sliders = sliders_shape + sliders_pose + sliders_exp
             with gr.Column(scale=2):
-                view = gr.Model3D(label="body", clear_color=(1, 1, 1, 1), camera_position=(90, 90, 1.5))
+                view = gr.Model3D(label="body", clear_color=(1, 1, 1, 1), camera_position=(90, 90, None),
+                                  height=600)
         for s in sliders:
-            s.release(explorer.mesh, sliders, view)
+            s.change(explorer.mesh, sliders, view, trigger_mode="always_last", show_progress="hidden")
         demo.load(explorer.mesh, sliders, view)
     return demo
 
