@@ -35,6 +35,7 @@ from aniportrait_hub.body.conventions import (
     NECK,
     NUM_BETAS,
     POSE_JOINTS,
+    UPPER_BODY_JOINTS,
     euler_zyx_to_matrix,
 )
 
@@ -155,8 +156,6 @@ class BodyModel(torch.nn.Module):
                               use_feet_keypoints=all(k in vertex_ids for k in SMPLX_VERTEX_ID_NAMES[5:11]),
                               use_hands=all(k in vertex_ids for k in SMPLX_VERTEX_ID_NAMES[11:]))
         if candidate_vertex_ids is None:
-            from aniportrait_hub.body.build_open_assets import UPPER_BODY_JOINTS
-
             dominant = a["weights"].argmax(1)
             candidate_vertex_ids = np.nonzero(np.isin(dominant, UPPER_BODY_JOINTS))[0]
         return cls(smpl, torch.as_tensor(candidate_vertex_ids), world_frame or WorldFrame.authors_smpl(),

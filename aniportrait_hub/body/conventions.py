@@ -34,6 +34,9 @@ NUM_BETAS = 10
 #: ``joint_eulers`` rows: neck, L collar, R collar, head, L shoulder, R shoulder.
 POSE_JOINTS: tuple[int, ...] = (12, 13, 14, 15, 16, 17)
 NECK, HEAD = 12, 15
+#: SMPL joints whose vertices are inverse-skinning candidates (METHOD.md 1.4: head, neck,
+#: collars, shoulders, upper arms, spine); their vertices are the head-and-shoulder region.
+UPPER_BODY_JOINTS: tuple[int, ...] = (6, 9, 12, 13, 14, 15, 16, 17)
 
 #: Canonical mean pose of the authors' code, as Euler angles [z, y, x] in radians per
 #: pose joint. Joints 15-17 compose ``R_given @ R_canonical``; 12-14 have identity.
