@@ -20,3 +20,19 @@ F     mesh triangles
 """
 
 __version__ = "0.1.0"
+
+# Components are importable from the package top level: diffusers resolves a pipeline's
+# model_index.json entries ["aniportrait_hub", "ClassName"] with getattr on this module.
+from aniportrait_hub.conditioning.priors import LabelPriors  # noqa: E402
+from aniportrait_hub.deformation.expression_deformer import ExpressionDeformer  # noqa: E402
+from aniportrait_hub.deformation.pose_deformer import PoseDeformer  # noqa: E402
+from aniportrait_hub.fields.manifold import ManifoldPredictor  # noqa: E402
+from aniportrait_hub.fields.radiance import RadianceGenerator  # noqa: E402
+from aniportrait_hub.models.body_assets import BodyFaceAssets  # noqa: E402
+from aniportrait_hub.pipelines.pipeline import AniPortraitGAN, AniPortraitOutput, PortraitLatents  # noqa: E402
+from aniportrait_hub.rendering.superres import ManifoldSuperResolution  # noqa: E402
+
+__all__ = [
+    "AniPortraitGAN", "AniPortraitOutput", "BodyFaceAssets", "ExpressionDeformer", "LabelPriors",
+    "ManifoldPredictor", "ManifoldSuperResolution", "PortraitLatents", "PoseDeformer", "RadianceGenerator",
+]

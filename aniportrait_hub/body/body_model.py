@@ -107,15 +107,18 @@ class BodyModel(torch.nn.Module):
             (head, neck, collars, shoulders, upper arms, spine).
         world_frame: the world normalisation of this asset.
         landmark_vertex_ids: named body-mesh vertices (eye corners, nose tip, ...).
+        vertex_ids: smplx's named keypoint vertices of this mesh (nose, eyes, ears, toes, ...).
         rest_rotations: ``[24, 3, 3]`` local rotations taking the stored template to SMPL's
             T-pose (identity for SMPL; anny's template rests in an A-pose). They are composed
             under every pose, so zero SMPL pose always means the T-pose.
     """
 
     def __init__(self, smpl: smplx.SMPL, candidate_vertex_ids: torch.Tensor, world_frame: WorldFrame,
-                 landmark_vertex_ids: dict[str, int] | None = None, rest_rotations: torch.Tensor | None = None):
+                 landmark_vertex_ids: dict[str, int] | None = None, rest_rotations: torch.Tensor | None = None,
+                 vertex_ids: dict[str, int] | None = None):
         super().__init__()
         self.smpl = smpl
+        self.vertex_ids = dict(vertex_ids or {})
         self.register_buffer("candidate_vertex_ids", torch.as_tensor(candidate_vertex_ids, dtype=torch.long))
         self.world_frame = world_frame
         self.landmark_vertex_ids = dict(landmark_vertex_ids or {})
@@ -159,7 +162,7 @@ class BodyModel(torch.nn.Module):
             dominant = a["weights"].argmax(1)
             candidate_vertex_ids = np.nonzero(np.isin(dominant, UPPER_BODY_JOINTS))[0]
         return cls(smpl, torch.as_tensor(candidate_vertex_ids), world_frame or WorldFrame.authors_smpl(),
-                   landmark_vertex_ids, a.get("rest_rotations"))
+                   landmark_vertex_ids, a.get("rest_rotations"), {k: int(v) for k, v in vertex_ids.items()})
 
     @classmethod
     def from_open_default(cls, path: str | Path = OPEN_ASSET_PATH, dtype: torch.dtype = torch.float32) -> BodyModel:

@@ -1,0 +1,74 @@
+"""Expression deformer D^e (AniFaceGAN; METHOD.md 1.4, Eq. 6-7, 10, 12-13).
+
+``x_c = x_p + delta(x_p, z_id, z_exp)``: neutralises the expression of a point of the
+neutral-pose space. A mapping of [z_id, z_exp] modulates 3 FiLM-SIREN layers of width 128
+(reference); the output layer is zero-initialised, so training starts from the identity.
+
+Support (our choice, named ``region_center`` / ``region_half_size`` / ``region_falloff``): the
+displacement is multiplied by a smooth box weight around the face (1 inside the box, cosine
+falloff to 0 over ``region_falloff``), so it is exactly zero away from the face. The 3DMM it
+imitates moves face vertices only; the support makes that structural and lets renderers skip
+the network elsewhere.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from diffusers.configuration_utils import ConfigMixin, register_to_config
+from diffusers.models.modeling_utils import ModelMixin
+from torch import nn
+
+from aniportrait_hub.conditioning.mapping import FiLMMapping, FiLMParams
+from aniportrait_hub.fields.siren import FiLMSiren
+
+
+class ExpressionDeformer(ModelMixin, ConfigMixin):
+    """D^e. ``mapping(z_id, z_exp)`` per frame, ``forward(points, film)`` per point.
+
+    Args:
+        id_dim / exp_dim: face identity and expression sizes (reference 80 / 64 for BFM; the
+            open face model has 80 / 52).
+        hidden / num_layers: FiLM-SIREN width and depth (reference 128 x 3).
+        mapping_hidden / mapping_depth: mapping MLP.
+        region_center / region_half_size / region_falloff: the support box (world units,
+            neutral-pose space; the face centre is the origin).
+    """
+
+    @register_to_config
+    def __init__(self, id_dim: int = 80, exp_dim: int = 52, hidden: int = 128, num_layers: int = 3,
+                 mapping_hidden: int = 256, mapping_depth: int = 3,
+                 region_center: tuple[float, float, float] = (0.0, -0.01, -0.02),
+                 region_half_size: tuple[float, float, float] = (0.09, 0.12, 0.09),
+                 region_falloff: float = 0.03):
+        super().__init__()
+        self.layers = nn.ModuleList([FiLMSiren(3 if i == 0 else hidden, hidden, first=i == 0)
+                                     for i in range(num_layers)])
+        self.out = nn.Linear(hidden, 3)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+        self.mapping_net = FiLMMapping(id_dim + exp_dim, mapping_hidden, mapping_depth, num_layers, hidden)
+
+    def mapping(self, face_id: torch.Tensor, expression: torch.Tensor) -> FiLMParams:
+        """face_id [B, id_dim], expression [B, exp_dim] -> FiLM parameters."""
+        if expression.dim() != 2 or expression.shape[1] != self.config.exp_dim:
+            raise ValueError(f"expression must be [B, {self.config.exp_dim}] for this model, got "
+                             f"{tuple(expression.shape)}")
+        return self.mapping_net(torch.cat([face_id, expression], -1))
+
+    def region_weight(self, points: torch.Tensor) -> torch.Tensor:
+        """Support weight in [0, 1]: points [..., 3] -> [...]."""
+        c = points.new_tensor(self.config.region_center)
+        h = points.new_tensor(self.config.region_half_size)
+        f = self.config.region_falloff
+        out = ((points - c).abs() - h).clamp(min=0.0) / f  # 0 inside, 1 at the falloff's end
+        w = 0.5 * (1 + torch.cos(math.pi * out.clamp(max=1.0)))
+        return w.prod(-1)
+
+    def forward(self, points: torch.Tensor, film: FiLMParams) -> torch.Tensor:
+        """points [B, N, 3] (neutral pose) -> displacement delta [B, N, 3]; x_c = x_p + delta."""
+        h = points
+        for i, layer in enumerate(self.layers):
+            h = layer(h, film.freqs[:, i], film.phases[:, i])
+        return self.out(h) * self.region_weight(points).unsqueeze(-1)

@@ -1,0 +1,42 @@
+"""Named architecture presets (architecture config: the arguments of each component).
+
+- ``reference``: the sizes of the authors' release (METHOD.md 1.3-1.4): radiance 8 x 256 with a
+  256 x 3 mapping, M 128 x 3, D^e 128 x 3, U with 4 RRDBs (64/32) upscaling 128 -> 512, 64
+  samples per ray.
+- ``small``: for CPU demos and tests (our choice): radiance 4 x 64, M 64 x 2, D^e 64 x 2, U with
+  1 RRDB (16/8) upscaling 64 -> 256, 32 samples per ray; a 256^2 portrait.
+"""
+
+from __future__ import annotations
+
+PRESETS: dict[str, dict] = {
+    "reference": {
+        "manifold": dict(hidden=128, depth=3),
+        "radiance": dict(hidden=256, num_layers=8, mapping_hidden=256, mapping_depth=3, feature_channels=32),
+        "pose_deformer": dict(kernel=(5, 9, 9)),
+        "expression_deformer": dict(hidden=128, num_layers=3, mapping_hidden=256, mapping_depth=3),
+        "superres": dict(nf=64, gc=32, num_rrdb=4, scale=4, style_dim=192, mapping_hidden=256, mapping_depth=2),
+        "render": dict(map_resolution=128, samples_per_ray=64, geometry_resolution=128, pose_grid=(32, 64, 64),
+                       field_grid=128),
+        "resolution": 512,
+        "face_resolution": 256,
+    },
+    "small": {
+        "manifold": dict(hidden=64, depth=2),
+        "radiance": dict(hidden=64, num_layers=4, mapping_hidden=64, mapping_depth=2, feature_channels=8),
+        "pose_deformer": dict(kernel=(3, 5, 5)),
+        "expression_deformer": dict(hidden=64, num_layers=2, mapping_hidden=64, mapping_depth=2),
+        "superres": dict(nf=16, gc=8, num_rrdb=1, scale=4, style_dim=32, mapping_hidden=64, mapping_depth=1),
+        "render": dict(map_resolution=64, samples_per_ray=32, geometry_resolution=128, pose_grid=(16, 48, 48),
+                       field_grid=96, bake_z_samples=48),
+        "resolution": 256,
+        "face_resolution": 128,
+    },
+}
+
+
+def preset(name: str) -> dict:
+    """The component arguments of a named preset."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; available: {sorted(PRESETS)}")
+    return PRESETS[name]

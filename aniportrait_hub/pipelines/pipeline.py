@@ -1,0 +1,309 @@
+"""``AniPortraitGAN``: the diffusers pipeline of the generator (DESIGN.md decision 5).
+
+Components (each a ``ModelMixin, ConfigMixin`` saved as safetensors): ``manifold`` (M),
+``radiance`` (phi), ``pose_deformer`` (D^p), ``expression_deformer`` (D^e), ``superres`` (U),
+``assets`` (body + face model) and ``priors`` (label dictionaries). The renderer constants live
+in the pipeline config (``render_settings``).
+
+``pipe(seed=0)`` samples an identity, expression, pose and camera from the priors and renders;
+``bake_identity`` returns the per-identity cache; ``animate(cache, sequence)`` yields frames.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import PIL.Image
+import torch
+from diffusers import DiffusionPipeline
+from diffusers.utils import BaseOutput
+from tqdm.auto import tqdm
+
+from aniportrait_hub.conditioning.mapping import FiLMParams
+from aniportrait_hub.conditioning.priors import LabelPriors
+from aniportrait_hub.deformation.expression_deformer import ExpressionDeformer
+from aniportrait_hub.deformation.pose_deformer import PoseDeformer
+from aniportrait_hub.fields.manifold import ManifoldPredictor
+from aniportrait_hub.fields.radiance import RadianceGenerator
+from aniportrait_hub.models.body_assets import BodyFaceAssets
+from aniportrait_hub.models.presets import preset
+from aniportrait_hub.pipelines.animation import DrivingSequence
+from aniportrait_hub.rendering.renderer import IdentityCache, PortraitRenderer, RenderOutput, RenderSettings
+from aniportrait_hub.rendering.superres import ManifoldSuperResolution
+
+#: Rows of the priors averaged for truncation (reference: 10k identities).
+TRUNCATION_SAMPLES = 10_000
+
+
+@dataclasses.dataclass
+class PortraitLatents:
+    """An identity: face identity [B, K], body shape betas [B, 10], appearance noise [B, 80]."""
+
+    face_id: torch.Tensor
+    betas: torch.Tensor
+    noise: torch.Tensor
+
+
+@dataclasses.dataclass
+class AniPortraitOutput(BaseOutput):
+    """Rendered portraits. ``images`` / ``low_res_images`` / ``face_images``: PIL images, or
+    arrays [B, H, W, 3] in [0, 1] (``np``), or tensors [B, 3, H, W] (``pt``); ``depth`` and
+    ``mask``: arrays / tensors [B, H, W]."""
+
+    images: list | np.ndarray | torch.Tensor
+    low_res_images: list | np.ndarray | torch.Tensor
+    depth: np.ndarray | torch.Tensor
+    mask: np.ndarray | torch.Tensor
+    face_images: list | np.ndarray | torch.Tensor | None
+
+
+class AniPortraitGAN(DiffusionPipeline):
+    """Animatable 3D-aware portrait generator (AniPortraitGAN, Wu et al. 2023)."""
+
+    def __init__(self, manifold: ManifoldPredictor, radiance: RadianceGenerator, pose_deformer: PoseDeformer,
+                 expression_deformer: ExpressionDeformer, superres: ManifoldSuperResolution,
+                 assets: BodyFaceAssets, priors: LabelPriors, render_settings: dict | None = None,
+                 default_resolution: int = 512, default_face_resolution: int = 256):
+        super().__init__()
+        self.register_modules(manifold=manifold, radiance=radiance, pose_deformer=pose_deformer,
+                              expression_deformer=expression_deformer, superres=superres, assets=assets,
+                              priors=priors)
+        settings = RenderSettings.from_dict(render_settings)
+        self.register_to_config(render_settings=settings.to_dict(), default_resolution=default_resolution,
+                                default_face_resolution=default_face_resolution)
+        self._runtime: dict = {}
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_preset(cls, name: str = "small", seed: int = 0, assets: BodyFaceAssets | None = None,
+                    priors: LabelPriors | None = None) -> "AniPortraitGAN":
+        """An untrained pipeline of a named preset (``reference`` or ``small``), seeded."""
+        p = preset(name)
+        torch.manual_seed(seed)
+        assets = assets or BodyFaceAssets.open_default()
+        id_dim, exp_dim = assets.config.id_dim, assets.config.exp_dim
+        priors = priors or LabelPriors.synthetic(id_dim=id_dim, exp_dim=exp_dim, seed=seed)
+        noise_dim = priors.config.noise_dim
+        radiance = RadianceGenerator(z_dim=id_dim + noise_dim, **p["radiance"])
+        superres = ManifoldSuperResolution(in_channels=4 + p["radiance"]["feature_channels"],
+                                           z_dim=id_dim + noise_dim, **p["superres"])
+        return cls(ManifoldPredictor(**p["manifold"]), radiance, PoseDeformer(**p["pose_deformer"]),
+                   ExpressionDeformer(id_dim=id_dim, exp_dim=exp_dim, **p["expression_deformer"]), superres,
+                   assets, priors, render_settings=RenderSettings(**p["render"]).to_dict(),
+                   default_resolution=p["resolution"], default_face_resolution=p["face_resolution"])
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, **kwargs) -> "AniPortraitGAN":
+        """Load from a local folder or a Hub repo id (safetensors only; every tensor checked).
+
+        Raises:
+            OSError: the folder or repo cannot be found (offline: not in the Hub cache).
+            ValueError: a component's weights are missing, unexpected or mis-shaped.
+        """
+        kwargs.setdefault("use_safetensors", True)
+        name = str(pretrained_model_name_or_path)
+        try:
+            pipe = super().from_pretrained(pretrained_model_name_or_path, **kwargs)
+        except (OSError, ValueError) as err:
+            offline = os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False")
+            hint = " (offline: it must already be in the Hub cache)" if offline and not Path(name).exists() else ""
+            raise type(err)(f"cannot load an AniPortraitGAN pipeline from {name!r}{hint}: {err}") from err
+        from aniportrait_hub.models.weights import check_loaded_weights
+
+        check_loaded_weights(pipe, name, kwargs)
+        return pipe
+
+    def save_pretrained(self, save_directory: str | os.PathLike, **kwargs) -> None:
+        """diffusers' save (safetensors) plus a model card (README.md) from ``model_card.md``."""
+        kwargs.setdefault("safe_serialization", True)
+        super().save_pretrained(save_directory, **kwargs)
+        from aniportrait_hub.models.card import write_model_card
+
+        write_model_card(self, Path(save_directory))
+
+    # ------------------------------------------------------------------ runtime pieces
+    @property
+    def render_settings(self) -> RenderSettings:
+        return RenderSettings.from_dict(self.config.render_settings)
+
+    def renderer(self) -> PortraitRenderer:
+        """The renderer over this pipeline's modules (built once; :meth:`reset_runtime` after
+        changing weights or device)."""
+        if "renderer" not in self._runtime:
+            body = self.assets.body_model().to(self.device)
+            self._runtime["renderer"] = PortraitRenderer(self.render_settings, body, self.manifold, self.radiance,
+                                                         self.pose_deformer, self.expression_deformer, self.superres)
+        return self._runtime["renderer"]
+
+    def face_model(self):
+        if "face" not in self._runtime:
+            self._runtime["face"] = self.assets.face_model().to(self.device)
+        return self._runtime["face"]
+
+    def field_grid(self):
+        """M on the fast path's grid (computed once per set of weights)."""
+        if "field" not in self._runtime:
+            self._runtime["field"] = self.renderer().field_grid()
+        return self._runtime["field"]
+
+    def reset_runtime(self) -> None:
+        """Forget derived runtime data (renderer, field grid, truncation means)."""
+        self._runtime.clear()
+
+    @torch.no_grad()
+    def truncation_means(self) -> tuple[FiLMParams, torch.Tensor]:
+        """Mean radiance FiLM parameters and SR style over 10k prior identities (reference)."""
+        if "trunc" not in self._runtime:
+            g = torch.Generator().manual_seed(0)
+            face_id, _, noise = self.priors.sample_identity(TRUNCATION_SAMPLES, g)
+            z = torch.cat([face_id, noise], -1).to(self.device)
+            films = [self.radiance.mapping(c) for c in z.split(2048)]
+            freqs = torch.cat([f.freqs for f in films]).mean(0, keepdim=True)
+            phases = torch.cat([f.phases for f in films]).mean(0, keepdim=True)
+            style = torch.cat([self.superres.mapping(c) for c in z.split(2048)]).mean(0, keepdim=True)
+            self._runtime["trunc"] = (FiLMParams(freqs, phases), style)
+        return self._runtime["trunc"]
+
+    # ------------------------------------------------------------------ inputs
+    def _generator(self, seed, generator):
+        if seed is not None and generator is not None:
+            raise ValueError("give seed or generator, not both")
+        return torch.Generator().manual_seed(int(seed)) if seed is not None else generator
+
+    def sample_latents(self, batch_size: int = 1, seed: int | None = None,
+                       generator: torch.Generator | None = None) -> PortraitLatents:
+        """An identity drawn from the priors (face identity and betas rows) and eps ~ N(0, I)."""
+        g = self._generator(seed, generator)
+        face_id, betas, noise = self.priors.sample_identity(batch_size, g)
+        return PortraitLatents(face_id, betas, noise)
+
+    def _check_latents(self, lat: PortraitLatents) -> int:
+        a = self.assets.config
+        b = lat.face_id.shape[0]
+        for name, t, dim in (("face_id", lat.face_id, a.id_dim), ("betas", lat.betas, 10),
+                             ("noise", lat.noise, self.priors.config.noise_dim)):
+            if t.dim() != 2 or t.shape != (b, dim):
+                raise ValueError(f"latents.{name} must be [B={b}, {dim}], got {tuple(t.shape)}")
+            if not torch.isfinite(t).all():
+                raise ValueError(f"latents.{name} holds NaN or infinite values")
+        return b
+
+    # ------------------------------------------------------------------ per identity
+    @torch.no_grad()
+    def bake_identity(self, latents: PortraitLatents | None = None, truncation_psi: float = 0.7,
+                      seed: int | None = None, generator: torch.Generator | None = None,
+                      batch_size: int = 1) -> IdentityCache:
+        """Mapping, radiance maps and super-resolution of an identity: reused by every frame."""
+        if not 0.0 <= truncation_psi <= 1.0:
+            raise ValueError(f"truncation_psi {truncation_psi} outside [0, 1]")
+        lat = latents or self.sample_latents(batch_size, seed, generator)
+        self._check_latents(lat)
+        dev = self.device
+        lat = PortraitLatents(lat.face_id.to(dev), lat.betas.to(dev), lat.noise.to(dev))
+        z = torch.cat([lat.face_id, lat.noise], -1)
+        film, style = self.radiance.mapping(z), self.superres.mapping(z)
+        if truncation_psi < 1.0:
+            mean_film, mean_style = self.truncation_means()
+            film = film.lerp_to(FiLMParams(mean_film.freqs, mean_film.phases), truncation_psi)
+            style = torch.lerp(mean_style, style, truncation_psi)
+        return self.renderer().bake(lat.face_id, lat.betas, lat.noise, radiance_film=film, sr_style=style)
+
+    # ------------------------------------------------------------------ per frame
+    @torch.no_grad()
+    def render_frame(self, identity: IdentityCache, expression: torch.Tensor, joint_eulers: torch.Tensor,
+                     camera: torch.Tensor, resolution: int | None = None, face_resolution: int | None = None,
+                     fast: bool = True) -> RenderOutput:
+        """One frame of cached identities: deformation + intersection + lookup."""
+        b = identity.face_id.shape[0]
+        res = resolution or self.config.default_resolution
+        if not 16 <= res <= 2048:
+            raise ValueError(f"resolution {res} outside [16, 2048]")
+        exp_dim = self.assets.config.exp_dim
+        if expression.dim() != 2 or expression.shape != (b, exp_dim):
+            raise ValueError(f"expression must be [B={b}, {exp_dim}] ({self.assets.config.basis_name} units), got "
+                             f"{tuple(expression.shape)}")
+        if not torch.isfinite(expression).all() or expression.abs().max() > 10:
+            raise ValueError("expression coefficients must be finite and within [-10, 10]")
+        dev = self.device
+        field = self.field_grid() if fast else None
+        return self.renderer().render(identity, expression.to(dev), joint_eulers.to(dev), camera.to(dev), res,
+                                      fast=fast, face_resolution=face_resolution, field=field)
+
+    @torch.no_grad()
+    def __call__(self, seed: int | None = None, latents: PortraitLatents | None = None,
+                 expression: torch.Tensor | None = None, joint_eulers: torch.Tensor | None = None,
+                 camera: torch.Tensor | None = None, truncation_psi: float = 0.7, resolution: int | None = None,
+                 output_type: str = "pil", generator: torch.Generator | None = None, batch_size: int = 1,
+                 face_resolution: int | None = None, fast: bool = True) -> AniPortraitOutput:
+        """Sample and render portraits.
+
+        Args:
+            seed / generator: randomness of everything not given (identity, noise, expression,
+                pose and camera, drawn from the priors).
+            latents: an identity (:class:`PortraitLatents`); sampled if None.
+            expression: [B, E] in this model's expression basis; joint_eulers [B, 6, 3] (joints
+                12-17, radians, relative to the canonical mean pose); camera [B, 2] (pitch,
+                yaw) radians, frontal (pi/2, pi/2).
+            truncation_psi: in [0, 1] (reference default 0.7).
+            resolution / face_resolution: output sides (defaults from the preset; face 0 = none).
+            output_type: ``"pil"``, ``"np"`` or ``"pt"``.
+        """
+        if output_type not in ("pil", "np", "pt"):
+            raise ValueError(f"output_type must be 'pil', 'np' or 'pt', got {output_type!r}")
+        g = self._generator(seed, generator)
+        if latents is None:
+            latents = self.sample_latents(batch_size, generator=g)
+        b = self._check_latents(latents)
+        if expression is None:
+            expression = self.priors.sample_expression(b, g)
+        if joint_eulers is None or camera is None:
+            pose, cam = self.priors.sample_pose_camera(b, g)
+            joint_eulers = pose if joint_eulers is None else joint_eulers
+            camera = cam if camera is None else camera
+        identity = self.bake_identity(latents, truncation_psi)
+        face_res = self.config.default_face_resolution if face_resolution is None else face_resolution
+        out = self.render_frame(identity, expression, joint_eulers, camera, resolution, face_res or None, fast)
+        return _format(out, output_type)
+
+    def animate(self, identity: IdentityCache, sequence: DrivingSequence, resolution: int | None = None,
+                fast: bool = True, progress: bool = True) -> Iterator[np.ndarray]:
+        """Frames [H, W, 3] uint8 of a cached identity driven by a sequence (tqdm progress)."""
+        basis = self.assets.config.basis_name
+        if sequence.expression_basis not in (basis, "none"):
+            raise ValueError(f"the sequence's expressions are in the {sequence.expression_basis!r} basis, this model's "
+                             f"in {basis!r}; drop them (expression_basis='none' with zero rows) to drive pose and "
+                             "camera only")
+        exp = sequence.expression if sequence.expression_basis == basis else \
+            torch.zeros(len(sequence), self.assets.config.exp_dim)
+        for t in tqdm(range(len(sequence)), desc="animate", disable=not progress):
+            out = self.render_frame(identity, exp[t:t + 1], sequence.joint_eulers[t:t + 1],
+                                    sequence.camera[t:t + 1], resolution, None, fast)
+            yield (out.image[0].permute(1, 2, 0).clamp(0, 1).cpu().numpy() * 255).round().astype(np.uint8)
+
+
+def _format(out: RenderOutput, output_type: str) -> AniPortraitOutput:
+    if output_type == "pt":
+        return AniPortraitOutput(out.image, out.low_res_image, out.depth[:, 0], out.mask[:, 0], out.face_image)
+
+    def arr(x):
+        return None if x is None else x.permute(0, 2, 3, 1).clamp(0, 1).cpu().numpy()
+
+    images, low, face = arr(out.image), arr(out.low_res_image), arr(out.face_image)
+    depth, mask = out.depth[:, 0].cpu().numpy(), out.mask[:, 0].cpu().numpy()
+    if output_type == "np":
+        return AniPortraitOutput(images, low, depth, mask, face)
+
+    def pil(x):
+        return None if x is None else [PIL.Image.fromarray((im * 255).round().astype(np.uint8)) for im in x]
+
+    return AniPortraitOutput(pil(images), pil(low), depth, mask, pil(face))
+
+
+def default_camera(batch_size: int = 1) -> torch.Tensor:
+    """Frontal camera [B, 2]."""
+    return torch.full((batch_size, 2), math.pi / 2)

@@ -1,0 +1,357 @@
+"""The portrait renderer: per-identity bake, per-frame deformation + intersection + lookup
+(METHOD.md 1.3-1.5; DESIGN.md decision 4).
+
+Per identity (:meth:`PortraitRenderer.bake`): radiance mapping, radiance maps of the 24
+manifolds, super-resolution U. Per frame (:meth:`PortraitRenderer.render`): body pose, ray
+samples, inverse skinning smoothed by D^p, expression deformer D^e, manifold predictor M,
+first downward crossings, map lookup, compositing; for the portrait and the face camera.
+
+Two paths compute the same geometry:
+
+- ``fast=False`` (reference): every sample of every ray of the requested resolution goes
+  through nearest-vertex skinning, D^p on the ray-sample grid, D^e and M, as in the paper.
+- ``fast=True``: the skinning transforms are computed and smoothed by D^p on a fixed coarse
+  frustum grid (``pose_grid``) and interpolated for the samples; D^e runs only where its support
+  is non-zero; M is read from a precomputed canonical grid (:class:`FieldGrid`); intersections
+  are found at ``geometry_resolution`` and their canonical coordinates upsampled to the output
+  resolution before the (high-resolution) maps are looked up. Tests hold it to the reference.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+import torch.nn.functional as F
+
+from aniportrait_hub.body.body_model import BodyModel, BodyOutput
+from aniportrait_hub.body.skinning import apply_inverse_transforms, inverse_skinning
+from aniportrait_hub.conditioning.mapping import FiLMParams
+from aniportrait_hub.deformation.expression_deformer import ExpressionDeformer
+from aniportrait_hub.deformation.pose_deformer import PoseDeformer
+from aniportrait_hub.fields.manifold import ManifoldPredictor
+from aniportrait_hub.fields.radiance import RadianceGenerator
+from aniportrait_hub.rendering.baking import bake_radiance_maps, lookup_maps, manifold_heights
+from aniportrait_hub.rendering.cameras import Camera, camera_rays, face_camera, portrait_camera
+from aniportrait_hub.rendering.compositing import composite
+from aniportrait_hub.rendering.intersection import find_crossings
+from aniportrait_hub.rendering.superres import ManifoldSuperResolution
+
+
+@dataclasses.dataclass
+class RenderSettings:
+    """Renderer constants (architecture config, saved with the pipeline). World units."""
+
+    portrait_radius: float = 1.895
+    """Portrait camera distance to the face centre (reference)."""
+    portrait_fov_deg: float = 12.0
+    """Portrait camera vertical field of view (reference)."""
+    portrait_shift: tuple[float, float, float] = (0.0, -0.0183, -0.0959)
+    """Shift applied to the portrait camera and its target (reference)."""
+    ray_half_depth: float = 0.22
+    """Samples span the camera-target distance +- this (reference)."""
+    samples_per_ray: int = 64
+    """Samples per ray (reference 64; the reference's linear upsampling to 256 changes no crossing)."""
+    face_distance: float = 0.9
+    """Face camera distance to the head centre: radius 1 of head-only GANs times 0.9 world units
+    per head unit (our choice: the face fills the image as an FFHQ crop does)."""
+    face_fov_deg: float = 12.0
+    """Face camera field of view (reference, head-only GANs)."""
+    face_half_depth: float = 0.12
+    """Face camera samples span distance +- this (head-only GANs: 0.88-1.12 head units)."""
+    map_resolution: int = 128
+    """Radiance-map resolution (reference 128)."""
+    map_x_range: tuple[float, float] = (-0.22, 0.22)
+    """Canonical x covered by the maps (reference)."""
+    map_y_range: tuple[float, float] = (-0.248, 0.192)
+    """Canonical y covered by the maps (reference)."""
+    bake_z_range: tuple[float, float] = (-0.35, 0.35)
+    """Canonical z searched by the baking rays (our choice: encloses the manifolds)."""
+    bake_z_samples: int = 64
+    """Samples of each baking ray (our choice)."""
+    body_margin: float = 0.08
+    """Empty-space skipping: samples farther than this outside the posed upper body's bounding
+    box are never part of a crossing (our choice; both paths)."""
+    pose_grid: tuple[int, int, int] = (32, 64, 64)
+    """Fast path: (samples, rows, columns) of the frustum grid where skinning and D^p run."""
+    field_grid: int = 128
+    """Fast path: resolution of the precomputed grid of M."""
+    field_bounds: tuple[tuple[float, float], tuple[float, float], tuple[float, float]] = (
+        (-0.45, 0.45), (-0.6, 0.35), (-0.45, 0.45))
+    """Fast path: canonical box of that grid; samples outside it count as empty."""
+    geometry_resolution: int = 128
+    """Fast path: resolution at which intersections are found (upsampled beyond)."""
+
+    @classmethod
+    def from_dict(cls, d: dict | None) -> "RenderSettings":
+        if not d:
+            return cls()
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown render settings {sorted(unknown)}; known: {sorted(known)}")
+        conv = {k: (tuple(tuple(x) if isinstance(x, list) else x for x in v) if isinstance(v, list) else v)
+                for k, v in d.items()}
+        return cls(**conv)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass
+class IdentityCache:
+    """Everything per identity a frame needs. B = identities, L = manifolds."""
+
+    face_id: torch.Tensor
+    """[B, K] face identity coefficients."""
+    betas: torch.Tensor
+    """[B, 10] body shape."""
+    noise: torch.Tensor
+    """[B, 80] appearance noise eps."""
+    maps_lr: torch.Tensor
+    """[B, L, 4 + F, h, w] baked radiance maps (rgb, alpha, features)."""
+    maps_hr: torch.Tensor
+    """[B, L, 4, H, W] super-resolved maps (rgb, alpha)."""
+
+
+@dataclasses.dataclass
+class RenderOutput:
+    """One frame. Images in [0, 1], channels first."""
+
+    image: torch.Tensor
+    """[B, 3, H, W] from the super-resolved maps."""
+    low_res_image: torch.Tensor
+    """[B, 3, h, w] from the baked maps, at the geometry resolution."""
+    depth: torch.Tensor
+    """[B, 1, H, W] distance along the ray (world units)."""
+    mask: torch.Tensor
+    """[B, 1, H, W] accumulated opacity."""
+    face_image: torch.Tensor | None
+    """[B, 3, Hf, Wf] the face-camera image."""
+
+
+@dataclasses.dataclass
+class Geometry:
+    """Intersections of a camera's rays: canonical xy [B, R, L, 2], distance and validity [B, R, L]."""
+
+    xy: torch.Tensor
+    dist: torch.Tensor
+    valid: torch.Tensor
+    resolution: int
+
+    def upsample(self, resolution: int) -> "Geometry":
+        """Bilinear upsampling of valid intersections (validity-weighted, so misses never
+        blend into hits); the validity fraction becomes a soft coverage."""
+        b, r, n_lv, _ = self.xy.shape
+        h = self.resolution
+
+        def img(x):  # [B, R, L, C] -> [B, L*C, h, h]
+            return x.view(b, h, h, -1).permute(0, 3, 1, 2)
+
+        v = self.valid.to(self.xy.dtype).unsqueeze(-1)
+        stack = torch.cat([img(self.xy * v), img(self.dist.unsqueeze(-1) * v), img(v)], 1)
+        up = F.interpolate(stack, size=(resolution, resolution), mode="bilinear", align_corners=False)
+        up = up.permute(0, 2, 3, 1).reshape(b, resolution * resolution, -1)
+        xy = up[..., : 2 * n_lv].view(b, -1, n_lv, 2)
+        dist = up[..., 2 * n_lv: 3 * n_lv]
+        cover = up[..., 3 * n_lv:]
+        safe = cover.clamp_min(1e-6)
+        return Geometry(xy / safe.unsqueeze(-1), dist / safe, cover, resolution)
+
+
+@dataclasses.dataclass
+class FieldGrid:
+    """M sampled on a canonical grid: ``values`` [1, 1, G, G, G] (z, y, x order) over ``bounds``."""
+
+    values: torch.Tensor
+    bounds: tuple[tuple[float, float], tuple[float, float], tuple[float, float]]
+
+    def lookup(self, points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Trilinear s at points [B, N, 3] -> (s [B, N], inside-the-grid [B, N])."""
+        lo = points.new_tensor([b[0] for b in self.bounds])
+        hi = points.new_tensor([b[1] for b in self.bounds])
+        g = (points - lo) / (hi - lo) * 2 - 1
+        inside = (g.abs() <= 1).all(-1)
+        b = points.shape[0]
+        out = F.grid_sample(self.values.expand(b, -1, -1, -1, -1), g.view(b, 1, 1, -1, 3), mode="bilinear",
+                            padding_mode="border", align_corners=True)
+        return out.view(b, -1), inside
+
+
+class PortraitRenderer:
+    """Stateless renderer over the generator's modules (no parameters of its own)."""
+
+    def __init__(self, settings: RenderSettings, body: BodyModel, manifold: ManifoldPredictor,
+                 radiance: RadianceGenerator, pose_deformer: PoseDeformer,
+                 expression_deformer: ExpressionDeformer, superres: ManifoldSuperResolution):
+        self.settings, self.body = settings, body
+        self.manifold, self.radiance = manifold, radiance
+        self.pose_deformer, self.expression_deformer, self.superres = pose_deformer, expression_deformer, superres
+
+    # ------------------------------------------------------------------ per identity
+    @torch.no_grad()
+    def field_grid(self, chunk: int = 1 << 18) -> FieldGrid:
+        """M on the fast path's canonical grid (identity-independent; compute once per model)."""
+        st = self.settings
+        g = st.field_grid
+        p = next(self.manifold.parameters())
+        axes = [torch.linspace(lo, hi, g, device=p.device, dtype=p.dtype) for lo, hi in st.field_bounds]
+        zz, yy, xx = torch.meshgrid(axes[2], axes[1], axes[0], indexing="ij")
+        pts = torch.stack([xx, yy, zz], -1).reshape(-1, 3)
+        s = torch.cat([self.manifold(c) for c in pts.split(chunk)])
+        return FieldGrid(s.view(1, 1, g, g, g), st.field_bounds)
+
+    @torch.no_grad()
+    def bake(self, face_id: torch.Tensor, betas: torch.Tensor, noise: torch.Tensor,
+             radiance_film: FiLMParams | None = None, sr_style: torch.Tensor | None = None) -> IdentityCache:
+        """Radiance maps and their super-resolution for B identities.
+
+        ``radiance_film`` / ``sr_style`` override the mappings of [face_id, noise] (truncation).
+        """
+        st = self.settings
+        z = torch.cat([face_id, noise], -1)
+        # 1. Mappings, 2. where the baking rays meet the manifolds, 3. phi there, 4. U.
+        film = radiance_film if radiance_film is not None else self.radiance.mapping(z)
+        style = sr_style if sr_style is not None else self.superres.mapping(z)
+        heights = manifold_heights(self.manifold, st.map_resolution, st.map_x_range, st.map_y_range,
+                                   st.bake_z_range, st.bake_z_samples)
+        maps = bake_radiance_maps(heights, self.radiance, film, st.map_resolution)
+        maps_hr = self.superres(maps, style)
+        return IdentityCache(face_id, betas, noise, maps, maps_hr)
+
+    # ------------------------------------------------------------------ per frame
+    @torch.no_grad()
+    def render(self, cache: IdentityCache, expression: torch.Tensor, joint_eulers: torch.Tensor,
+               camera: torch.Tensor, resolution: int, *, fast: bool = True, face_resolution: int | None = None,
+               field: FieldGrid | None = None) -> RenderOutput:
+        """Render B frames (one per identity in ``cache``).
+
+        Args:
+            expression: [B, E]; joint_eulers: [B, 6, 3]; camera: [B, 2] (pitch, yaw).
+            resolution: output side. face_resolution: face-camera side (None: no face image).
+            field: the precomputed :class:`FieldGrid` (fast path; computed here if None).
+        """
+        st = self.settings
+        # 1. Posed body and the frame's expression modulation.
+        body_out = self.body(cache.betas, joint_eulers)
+        exp_film = self.expression_deformer.mapping(cache.face_id, expression)
+        if fast and field is None:
+            field = self.field_grid()
+        # 2. Portrait geometry, low-res and high-res shading.
+        cam = portrait_camera(camera, st.portrait_radius, st.portrait_fov_deg, st.portrait_shift)
+        geo_res = min(resolution, st.geometry_resolution) if fast else resolution
+        geo = self.geometry(cam, st.portrait_radius, st.ray_half_depth, geo_res, body_out, cache.face_id, exp_film,
+                            fast, field)
+        low = self.shade(geo, cache.maps_lr)
+        high_geo = geo if geo_res == resolution else geo.upsample(resolution)
+        high = self.shade(high_geo, cache.maps_hr)
+        # 3. Face camera: looks at the posed head centre (the neutral face centre, moved by the head).
+        face = None
+        if face_resolution:
+            fcam = face_camera(cam, body_out.head_transform[:, :3, 3], st.face_distance, st.face_fov_deg)
+            f_res = min(face_resolution, st.geometry_resolution) if fast else face_resolution
+            fgeo = self.geometry(fcam, st.face_distance, st.face_half_depth, f_res, body_out, cache.face_id,
+                                 exp_film, fast, field)
+            if f_res != face_resolution:
+                fgeo = fgeo.upsample(face_resolution)
+            maps = cache.maps_hr if face_resolution > st.map_resolution else cache.maps_lr
+            face = _to_image(self.shade(fgeo, maps).image, face_resolution)
+        return RenderOutput(_to_image(high.image, resolution), _to_image(low.image, geo_res),
+                            _to_image(high.depth.unsqueeze(-1), resolution),
+                            _to_image(high.mask.unsqueeze(-1), resolution), face)
+
+    def shade(self, geo: Geometry, maps: torch.Tensor):
+        """Map lookup at the intersections and compositing -> ``Composite`` over [B, R]."""
+        st = self.settings
+        rgba = lookup_maps(maps, geo.xy, st.map_x_range, st.map_y_range)  # [B, R, L, 4]
+        cover = geo.valid.to(rgba.dtype)
+        return composite(rgba[..., :3], rgba[..., 3] * cover, geo.dist, cover > 0)
+
+    def geometry(self, cam: Camera, center: float, half_depth: float, res: int, body_out: BodyOutput,
+                 face_id: torch.Tensor, exp_film: FiLMParams, fast: bool, field: FieldGrid | None) -> Geometry:
+        """Intersections of the camera's res x res rays with the deformed manifolds."""
+        st = self.settings
+        s_n = st.samples_per_ray
+        # 1. Ray samples in the posed (target) space.
+        o, d = camera_rays(cam, res, res)  # [B, R, 3]
+        t = torch.linspace(center - half_depth, center + half_depth, s_n, dtype=o.dtype, device=o.device)
+        x_t = o.unsqueeze(2) + d.unsqueeze(2) * t.view(1, 1, -1, 1)  # [B, R, S, 3]
+        usable = self._near_body(x_t, body_out)
+        # 2. Pose: nearest-vertex skinning transforms smoothed by D^p, inverted (Eq. 4-5).
+        if fast:
+            transforms = self._grid_transforms(cam, center, half_depth, res, body_out)
+        else:
+            transforms = self._sample_transforms(x_t, res, body_out)
+        x_p = apply_inverse_transforms(x_t, transforms)  # [B, R, S, 3]
+        # 3. Expression: x_c = x_p + D^e(x_p) (Eq. 6-7).
+        x_c = x_p + self._expression(x_p, exp_film, fast)
+        # 4. Manifold field and first downward crossings.
+        if fast:
+            s, in_grid = field.lookup(x_c.view(x_c.shape[0], -1, 3))
+            s, usable = s.view(usable.shape), usable & in_grid.view(usable.shape)
+        else:
+            s = self.manifold(x_c)
+        cr = find_crossings(s, self.manifold.levels, usable)
+        xy = cr.gather(x_c[..., :2])  # [B, R, L, 2]
+        dist = cr.gather(t.view(1, 1, -1, 1).expand(*x_c.shape[:3], 1))[..., 0]
+        return Geometry(xy, dist, cr.valid, res)
+
+    # ------------------------------------------------------------------ steps
+    def _near_body(self, x_t: torch.Tensor, body_out: BodyOutput) -> torch.Tensor:
+        """[B, R, S] samples within ``body_margin`` of the posed upper body's bounding box."""
+        cand = body_out.vertices[:, self.body.candidate_vertex_ids]  # [B, Vc, 3]
+        lo = cand.amin(1) - self.settings.body_margin
+        hi = cand.amax(1) + self.settings.body_margin
+        return ((x_t >= lo[:, None, None]) & (x_t <= hi[:, None, None])).all(-1)
+
+    def _sample_transforms(self, x_t: torch.Tensor, res: int, body_out: BodyOutput) -> torch.Tensor:
+        """Reference: skinning of every sample, D^p on the [S, res, res] ray-sample grid."""
+        b, r, s_n, _ = x_t.shape
+        sk = inverse_skinning(x_t.reshape(b, -1, 3), body_out, self.body.candidate_vertex_ids,
+                              return_transforms=True)
+        grid = sk.transforms.reshape(b, res, res, s_n, 16).permute(0, 4, 3, 1, 2)  # [B, 16, S, H, W]
+        smooth = self.pose_deformer(grid)
+        return smooth.permute(0, 3, 4, 2, 1).reshape(b, r, s_n, 4, 4)
+
+    def _grid_transforms(self, cam: Camera, center: float, half_depth: float, res: int,
+                         body_out: BodyOutput) -> torch.Tensor:
+        """Fast path: skinning + D^p on the coarse ``pose_grid``, trilinear to the samples."""
+        st = self.settings
+        dc, hc, wc = st.pose_grid
+        b = body_out.vertices.shape[0]
+        o, d = camera_rays(cam, hc, wc)
+        tc = torch.linspace(center - half_depth, center + half_depth, dc, dtype=o.dtype, device=o.device)
+        xc = o.unsqueeze(2) + d.unsqueeze(2) * tc.view(1, 1, -1, 1)  # [B, Hc*Wc, Dc, 3]
+        sk = inverse_skinning(xc.reshape(b, -1, 3), body_out, self.body.candidate_vertex_ids,
+                              return_transforms=True)
+        grid = sk.transforms.reshape(b, hc, wc, dc, 16).permute(0, 4, 3, 1, 2)  # [B, 16, Dc, Hc, Wc]
+        smooth = self.pose_deformer(grid)
+        # Pixel centres of both grids share the frustum: align_corners=True coordinates.
+        s_n = st.samples_per_ray
+        pix = (torch.arange(res, dtype=o.dtype, device=o.device) + 0.5) / res * 2 - 1
+        gx, gy = pix / (1 - 1 / wc), pix / (1 - 1 / hc)
+        gz = torch.linspace(-1, 1, s_n, dtype=o.dtype, device=o.device)
+        zz, yy, xx = torch.meshgrid(gz, gy, gx, indexing="ij")
+        coords = torch.stack([xx, yy, zz], -1).unsqueeze(0).expand(b, -1, -1, -1, -1)  # [B, S, H, W, 3]
+        out = F.grid_sample(smooth, coords, mode="bilinear", padding_mode="border", align_corners=True)
+        return out.permute(0, 3, 4, 2, 1).reshape(b, res * res, s_n, 4, 4)
+
+    def _expression(self, x_p: torch.Tensor, film: FiLMParams, fast: bool) -> torch.Tensor:
+        """D^e displacement [B, R, S, 3]; the fast path runs it only inside its support."""
+        b = x_p.shape[0]
+        flat = x_p.reshape(b, -1, 3)
+        if not fast:
+            return self.expression_deformer(flat, film).view_as(x_p)
+        out = torch.zeros_like(flat)
+        support = self.expression_deformer.region_weight(flat) > 0  # [B, N]
+        for i in range(b):
+            idx = support[i].nonzero().squeeze(-1)
+            if idx.numel():
+                sub = FiLMParams(film.freqs[i:i + 1], film.phases[i:i + 1])
+                out[i, idx] = self.expression_deformer(flat[i:i + 1, idx], sub)[0]
+        return out.view_as(x_p)
+
+
+def _to_image(values: torch.Tensor, res: int) -> torch.Tensor:
+    """[B, R, C] row-major -> [B, C, res, res]."""
+    return values.view(values.shape[0], res, res, -1).permute(0, 3, 1, 2).contiguous()

@@ -1,0 +1,122 @@
+"""Manifold super-resolution U (GRAM-HD; METHOD.md 1.3).
+
+The 24 radiance maps of an identity ([rgb, alpha, features], 128^2 in the reference) are
+upsampled to 512^2 once per identity: a first conv, RRDB blocks (ESRGAN), then per x2 stage a
+style-modulated conv (StyleGAN2 modulation and demodulation) and a pixel shuffle; the style
+comes from a mapping of [z_id, eps] (reference: 192). Every manifold's map goes through U with
+the same weights (as a batch). Our choice, named ``residual``: U predicts a correction to the
+bilinearly upsampled [rgb, alpha], its last conv zero-initialised, so an untrained U is a plain
+upsampler and low- and high-resolution renders agree from the start.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from diffusers.configuration_utils import ConfigMixin, register_to_config
+from diffusers.models.modeling_utils import ModelMixin
+from torch import nn
+
+
+class DenseBlock(nn.Module):
+    """ESRGAN residual dense block: 5 convs with dense connections, scaled residual."""
+
+    def __init__(self, nf: int, gc: int):
+        super().__init__()
+        self.convs = nn.ModuleList([nn.Conv2d(nf + i * gc, gc if i < 4 else nf, 3, padding=1) for i in range(5)])
+        self.act = nn.LeakyReLU(0.2, inplace=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        feats = [x]
+        for i, conv in enumerate(self.convs):
+            out = conv(torch.cat(feats, 1))
+            if i < 4:
+                feats.append(self.act(out))
+        return x + 0.2 * out
+
+
+class RRDB(nn.Module):
+    """Residual-in-residual dense block (3 dense blocks)."""
+
+    def __init__(self, nf: int, gc: int):
+        super().__init__()
+        self.blocks = nn.Sequential(DenseBlock(nf, gc), DenseBlock(nf, gc), DenseBlock(nf, gc))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + 0.2 * self.blocks(x)
+
+
+class ModulatedConv2d(nn.Module):
+    """StyleGAN2 modulated 3x3 conv: weights scaled per input channel by the style, then
+    demodulated per output channel. x [N, in, H, W], style [N, style_dim]."""
+
+    def __init__(self, in_ch: int, out_ch: int, style_dim: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(out_ch, in_ch, 3, 3) / math.sqrt(in_ch * 9))
+        self.bias = nn.Parameter(torch.zeros(out_ch))
+        self.affine = nn.Linear(style_dim, in_ch)
+        nn.init.zeros_(self.affine.weight)
+        nn.init.ones_(self.affine.bias)
+
+    def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        n, c, h, w = x.shape
+        s = self.affine(style)  # [N, in]
+        wgt = self.weight.unsqueeze(0) * s[:, None, :, None, None]  # [N, out, in, 3, 3]
+        wgt = wgt * torch.rsqrt(wgt.pow(2).sum(dim=(2, 3, 4), keepdim=True) + 1e-8)
+        out = F.conv2d(x.reshape(1, n * c, h, w), wgt.reshape(-1, c, 3, 3), padding=1, groups=n)
+        return out.view(n, -1, h, w) + self.bias.view(1, -1, 1, 1)
+
+
+class ManifoldSuperResolution(ModelMixin, ConfigMixin):
+    """U: maps [B, L, C, h, w] + latent [B, z_dim] -> [B, L, 4, h*scale, w*scale] (rgb, alpha).
+
+    Args:
+        in_channels: 3 + 1 + feature channels of the baked maps (reference 36).
+        nf / gc / num_rrdb: ESRGAN widths and depth (reference 64 / 32 / 4).
+        scale: power-of-two upscaling (reference 4: 128 -> 512).
+        z_dim / style_dim / mapping_hidden / mapping_depth: the style mapping of [z_id, eps].
+        residual: predict a correction to the bilinear upsampling (our choice, see module doc).
+    """
+
+    @register_to_config
+    def __init__(self, in_channels: int = 36, nf: int = 64, gc: int = 32, num_rrdb: int = 4, scale: int = 4,
+                 z_dim: int = 160, style_dim: int = 192, mapping_hidden: int = 256, mapping_depth: int = 2,
+                 residual: bool = True):
+        super().__init__()
+        if scale < 2 or scale & (scale - 1):
+            raise ValueError(f"scale must be a power of two >= 2, got {scale}")
+        dims = [z_dim] + [mapping_hidden] * mapping_depth
+        layers: list[nn.Module] = []
+        for a, b in zip(dims[:-1], dims[1:]):
+            layers += [nn.Linear(a, b), nn.LeakyReLU(0.2)]
+        self.mapping_net = nn.Sequential(*layers, nn.Linear(dims[-1], style_dim))
+        self.conv_first = nn.Conv2d(in_channels, nf, 3, padding=1)
+        self.body = nn.Sequential(*[RRDB(nf, gc) for _ in range(num_rrdb)])
+        self.conv_body = nn.Conv2d(nf, nf, 3, padding=1)
+        self.up = nn.ModuleList([ModulatedConv2d(nf, nf * 4, style_dim) for _ in range(int(math.log2(scale)))])
+        self.conv_last = nn.Conv2d(nf, 4, 3, padding=1)
+        if residual:
+            nn.init.zeros_(self.conv_last.weight)
+            nn.init.zeros_(self.conv_last.bias)
+
+    def mapping(self, z: torch.Tensor) -> torch.Tensor:
+        """z [B, z_dim] -> style [B, style_dim]."""
+        return self.mapping_net(z)
+
+    def forward(self, maps: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        """maps [B, L, C, h, w] (rgb, alpha, features), style [B, style_dim] -> [B, L, 4, H, W]."""
+        b, n_lv, c, h, w = maps.shape
+        x = maps.reshape(b * n_lv, c, h, w)
+        st = style.repeat_interleave(n_lv, 0)  # one style per manifold map
+        # 1. Features, 2. RRDB trunk with a long skip, 3. modulated upsampling stages.
+        feat = self.conv_first(x)
+        feat = feat + self.conv_body(self.body(feat))
+        for conv in self.up:
+            feat = F.leaky_relu(F.pixel_shuffle(conv(feat, st), 2), 0.2)
+        out = self.conv_last(feat)
+        if self.config.residual:
+            base = F.interpolate(x[:, :4], scale_factor=self.config.scale, mode="bilinear", align_corners=False)
+            out = out + base
+        return out.clamp(0.0, 1.0).view(b, n_lv, 4, h * self.config.scale, w * self.config.scale)
