@@ -55,7 +55,9 @@ class ExpressionDeformer(ModelMixin, ConfigMixin):
         if expression.dim() != 2 or expression.shape[1] != self.config.exp_dim:
             raise ValueError(f"expression must be [B, {self.config.exp_dim}] for this model, got "
                              f"{tuple(expression.shape)}")
-        return self.mapping_net(torch.cat([face_id, expression], -1))
+        z = torch.cat([face_id, expression], -1)
+        film = self.mapping_net(z.to(self.dtype))
+        return FiLMParams(film.freqs.to(z.dtype), film.phases.to(z.dtype))
 
     def region_weight(self, points: torch.Tensor) -> torch.Tensor:
         """Support weight in [0, 1]: points [..., 3] -> [...]."""
@@ -68,7 +70,8 @@ class ExpressionDeformer(ModelMixin, ConfigMixin):
 
     def forward(self, points: torch.Tensor, film: FiLMParams) -> torch.Tensor:
         """points [B, N, 3] (neutral pose) -> displacement delta [B, N, 3]; x_c = x_p + delta."""
-        h = points
+        dt = self.dtype
+        h = points.to(dt)
         for i, layer in enumerate(self.layers):
-            h = layer(h, film.freqs[:, i], film.phases[:, i])
-        return self.out(h) * self.region_weight(points).unsqueeze(-1)
+            h = layer(h, film.freqs[:, i].to(dt), film.phases[:, i].to(dt))
+        return self.out(h).to(points.dtype) * self.region_weight(points).unsqueeze(-1)

@@ -44,10 +44,11 @@ class PoseDeformer(ModelMixin, ConfigMixin):
         """transforms [B, 16, D, H, W] -> [B, 16, D, H, W]."""
         if transforms.dim() != 5 or transforms.shape[1] != self.config.channels:
             raise ValueError(f"transforms must be [B, {self.config.channels}, D, H, W], got {tuple(transforms.shape)}")
-        size = transforms.shape[2:]
+        size, in_dtype = transforms.shape[2:], transforms.dtype
+        transforms = transforms.to(self.dtype)
         # 1. 2x-subsampled grid (average of 2x2x2 cells; odd sizes keep their last cell).
         low = F.avg_pool3d(transforms, 2, ceil_mode=True, count_include_pad=False)
         # 2. Smooth, 3. upsample back, 4. smooth again.
         low = self._conv(low, self.weight1)
         up = F.interpolate(low, size=size, mode="trilinear", align_corners=False)
-        return self._conv(up, self.weight2)
+        return self._conv(up, self.weight2).to(in_dtype)

@@ -45,5 +45,5 @@ class ManifoldPredictor(ModelMixin, ConfigMixin):
         self.register_buffer("levels", torch.linspace(level_start, level_end, num_levels), persistent=False)
 
     def forward(self, points: torch.Tensor) -> torch.Tensor:
-        """points [..., 3] -> s [...]."""
-        return self.net(points).squeeze(-1) * self.config.init_scale
+        """points [..., 3] -> s [...] (computed in the module's dtype, returned in the input's)."""
+        return (self.net(points.to(self.dtype)).squeeze(-1) * self.config.init_scale).to(points.dtype)

@@ -53,10 +53,14 @@ class RadianceGenerator(ModelMixin, ConfigMixin):
         """z [B, z_dim] -> FiLM parameters [B, num_layers + 1, hidden]."""
         if z.dim() != 2 or z.shape[1] != self.config.z_dim:
             raise ValueError(f"radiance latent must be [B, {self.config.z_dim}], got {tuple(z.shape)}")
-        return self.mapping_net(z)
+        film = self.mapping_net(z.to(self.dtype))
+        return FiLMParams(film.freqs.to(z.dtype), film.phases.to(z.dtype))
 
     def forward(self, points: torch.Tensor, view_dirs: torch.Tensor, film: FiLMParams) -> RadianceOutput:
-        """points, view_dirs [B, N, 3] -> :class:`RadianceOutput`."""
+        """points, view_dirs [B, N, 3] -> :class:`RadianceOutput` (in the points' dtype)."""
+        out_dtype, dt = points.dtype, self.dtype
+        film = FiLMParams(film.freqs.to(dt), film.phases.to(dt))
+        points, view_dirs = points.to(dt), view_dirs.to(dt)
         h = points
         sigma = points.new_zeros(points.shape[:-1])
         # 1. FiLM-SIREN trunk; every layer adds its opacity head (multi-head, summed).
@@ -65,5 +69,5 @@ class RadianceGenerator(ModelMixin, ConfigMixin):
             sigma = sigma + head(h).squeeze(-1)
         # 2. View-dependent colour and features.
         c = self.color_layer(torch.cat([h, view_dirs], -1), film.freqs[:, -1], film.phases[:, -1])
-        out = self.color_head(c)
-        return RadianceOutput(torch.sigmoid(out[..., :3]), sigma, out[..., 3:])
+        out = self.color_head(c).to(out_dtype)
+        return RadianceOutput(torch.sigmoid(out[..., :3]), sigma.to(out_dtype), out[..., 3:])

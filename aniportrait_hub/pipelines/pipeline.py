@@ -81,8 +81,9 @@ class AniPortraitGAN(DiffusionPipeline):
     # ------------------------------------------------------------------ construction
     @classmethod
     def from_preset(cls, name: str = "small", seed: int = 0, assets: BodyFaceAssets | None = None,
-                    priors: LabelPriors | None = None) -> "AniPortraitGAN":
-        """An untrained pipeline of a named preset (``reference`` or ``small``), seeded."""
+                    priors: LabelPriors | None = None, render_overrides: dict | None = None) -> "AniPortraitGAN":
+        """An untrained pipeline of a named preset (``reference`` or ``small``), seeded;
+        ``render_overrides`` replaces some of its :class:`RenderSettings`."""
         p = preset(name)
         torch.manual_seed(seed)
         assets = assets or BodyFaceAssets.open_default()
@@ -94,7 +95,7 @@ class AniPortraitGAN(DiffusionPipeline):
                                            z_dim=id_dim + noise_dim, **p["superres"])
         return cls(ManifoldPredictor(**p["manifold"]), radiance, PoseDeformer(**p["pose_deformer"]),
                    ExpressionDeformer(id_dim=id_dim, exp_dim=exp_dim, **p["expression_deformer"]), superres,
-                   assets, priors, render_settings=RenderSettings(**p["render"]).to_dict(),
+                   assets, priors, render_settings=RenderSettings(**{**p["render"], **(render_overrides or {})}).to_dict(),
                    default_resolution=p["resolution"], default_face_resolution=p["face_resolution"])
 
     @classmethod
@@ -107,6 +108,15 @@ class AniPortraitGAN(DiffusionPipeline):
         """
         kwargs.setdefault("use_safetensors", True)
         name = str(pretrained_model_name_or_path)
+        # Networks may take another dtype; the body/face assets and priors stay float32 (their
+        # rotations and bases lose too much in half precision), and so does the tiny D^p (its
+        # 3D pooling has no half-precision CPU kernel).
+        dtype = kwargs.pop("dtype", kwargs.pop("torch_dtype", None))
+        if isinstance(dtype, torch.dtype):
+            dtype = {"default": dtype, "assets": torch.float32, "priors": torch.float32,
+                     "pose_deformer": torch.float32}
+        if dtype is not None:
+            kwargs["dtype"] = dtype
         try:
             pipe = super().from_pretrained(pretrained_model_name_or_path, **kwargs)
         except (OSError, ValueError) as err:
@@ -151,8 +161,14 @@ class AniPortraitGAN(DiffusionPipeline):
             self._runtime["field"] = self.renderer().field_grid()
         return self._runtime["field"]
 
+    def manifold_heights(self):
+        """Where the baking rays meet the manifolds (computed once per set of weights)."""
+        if "heights" not in self._runtime:
+            self._runtime["heights"] = self.renderer().manifold_heights()
+        return self._runtime["heights"]
+
     def reset_runtime(self) -> None:
-        """Forget derived runtime data (renderer, field grid, truncation means)."""
+        """Forget derived runtime data (renderer, field grid, manifold heights, truncation means)."""
         self._runtime.clear()
 
     @torch.no_grad()
@@ -211,7 +227,8 @@ class AniPortraitGAN(DiffusionPipeline):
             mean_film, mean_style = self.truncation_means()
             film = film.lerp_to(FiLMParams(mean_film.freqs, mean_film.phases), truncation_psi)
             style = torch.lerp(mean_style, style, truncation_psi)
-        return self.renderer().bake(lat.face_id, lat.betas, lat.noise, radiance_film=film, sr_style=style)
+        return self.renderer().bake(lat.face_id, lat.betas, lat.noise, radiance_film=film, sr_style=style,
+                                    heights=self.manifold_heights())
 
     # ------------------------------------------------------------------ per frame
     @torch.no_grad()

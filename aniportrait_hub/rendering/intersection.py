@@ -42,14 +42,18 @@ def find_crossings(s: torch.Tensor, levels: torch.Tensor, usable: torch.Tensor |
     Returns:
         :class:`Crossings`.
     """
-    a, b = s[..., :-1, None], s[..., 1:, None]  # [B, R, S-1, 1]
-    lv = levels.view(1, 1, 1, -1)
-    hit = (a >= lv) & (b < lv)  # [B, R, S-1, L]
+    n = s.shape[-1]
+    a, b = s[..., None, :-1], s[..., None, 1:]  # [B, R, 1, S-1]
+    lv = levels.view(1, 1, -1, 1)
+    hit = (a >= lv) & (b < lv)  # [B, R, L, S-1]: samples last, so the search is contiguous
     if usable is not None:
-        hit = hit & (usable[..., :-1] & usable[..., 1:]).unsqueeze(-1)
-    valid = hit.any(dim=2)  # [B, R, L]
-    index = hit.to(torch.uint8).argmax(dim=2)  # first hit; 0 where none
+        hit = hit & (usable[..., :-1] & usable[..., 1:]).unsqueeze(-2)
+    # First hit: the smallest sample index that hits (n where none).
+    idx = torch.arange(n - 1, device=s.device, dtype=torch.int16 if n < 32768 else torch.int32)
+    first = torch.where(hit, idx, n).amin(dim=-1).long()  # [B, R, L]
+    valid = first < n
+    index = torch.where(valid, first, torch.zeros_like(first))
     sa = torch.gather(s, 2, index)
     sb = torch.gather(s, 2, (index + 1).clamp(max=s.shape[-1] - 1))
-    frac = ((sa - lv[0, 0]) / (sa - sb).clamp_min(1e-12)).clamp(0, 1)
+    frac = ((sa - levels) / (sa - sb).clamp_min(1e-12)).clamp(0, 1)
     return Crossings(index, torch.where(valid, frac, torch.zeros_like(frac)), valid)

@@ -10,11 +10,12 @@ Two paths compute the same geometry:
 
 - ``fast=False`` (reference): every sample of every ray of the requested resolution goes
   through nearest-vertex skinning, D^p on the ray-sample grid, D^e and M, as in the paper.
-- ``fast=True``: the skinning transforms are computed and smoothed by D^p on a fixed coarse
-  frustum grid (``pose_grid``) and interpolated for the samples; D^e runs only where its support
-  is non-zero; M is read from a precomputed canonical grid (:class:`FieldGrid`); intersections
-  are found at ``geometry_resolution`` and their canonical coordinates upsampled to the output
-  resolution before the (high-resolution) maps are looked up. Tests hold it to the reference.
+- ``fast=True``: skinning, D^p (on that grid), inverse LBS and D^e (only inside its support)
+  run on a fixed coarse frustum grid (``pose_grid``), and the canonical coordinates of the ray
+  samples are interpolated from it; M is read from a precomputed canonical grid
+  (:class:`FieldGrid`); intersections are found at ``geometry_resolution`` and their canonical
+  coordinates upsampled to the output resolution before the (high-resolution) maps are looked
+  up. Tests hold it to the reference.
 """
 
 from __future__ import annotations
@@ -190,31 +191,39 @@ class PortraitRenderer:
 
     # ------------------------------------------------------------------ per identity
     @torch.no_grad()
-    def field_grid(self, chunk: int = 1 << 18) -> FieldGrid:
+    def field_grid(self, chunk: int = 4096) -> FieldGrid:
         """M on the fast path's canonical grid (identity-independent; compute once per model)."""
         st = self.settings
         g = st.field_grid
         p = next(self.manifold.parameters())
-        axes = [torch.linspace(lo, hi, g, device=p.device, dtype=p.dtype) for lo, hi in st.field_bounds]
+        axes = [torch.linspace(lo, hi, g, device=p.device, dtype=torch.float32) for lo, hi in st.field_bounds]
         zz, yy, xx = torch.meshgrid(axes[2], axes[1], axes[0], indexing="ij")
         pts = torch.stack([xx, yy, zz], -1).reshape(-1, 3)
         s = torch.cat([self.manifold(c) for c in pts.split(chunk)])
         return FieldGrid(s.view(1, 1, g, g, g), st.field_bounds)
 
     @torch.no_grad()
+    def manifold_heights(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Where the baking rays meet the manifolds (identity-independent; once per model)."""
+        st = self.settings
+        return manifold_heights(self.manifold, st.map_resolution, st.map_x_range, st.map_y_range,
+                                st.bake_z_range, st.bake_z_samples)
+
+    @torch.no_grad()
     def bake(self, face_id: torch.Tensor, betas: torch.Tensor, noise: torch.Tensor,
-             radiance_film: FiLMParams | None = None, sr_style: torch.Tensor | None = None) -> IdentityCache:
+             radiance_film: FiLMParams | None = None, sr_style: torch.Tensor | None = None,
+             heights: tuple[torch.Tensor, torch.Tensor] | None = None) -> IdentityCache:
         """Radiance maps and their super-resolution for B identities.
 
-        ``radiance_film`` / ``sr_style`` override the mappings of [face_id, noise] (truncation).
+        ``radiance_film`` / ``sr_style`` override the mappings of [face_id, noise] (truncation);
+        ``heights`` is :meth:`manifold_heights`, computed here if None.
         """
         st = self.settings
         z = torch.cat([face_id, noise], -1)
         # 1. Mappings, 2. where the baking rays meet the manifolds, 3. phi there, 4. U.
         film = radiance_film if radiance_film is not None else self.radiance.mapping(z)
         style = sr_style if sr_style is not None else self.superres.mapping(z)
-        heights = manifold_heights(self.manifold, st.map_resolution, st.map_x_range, st.map_y_range,
-                                   st.bake_z_range, st.bake_z_samples)
+        heights = heights if heights is not None else self.manifold_heights()
         maps = bake_radiance_maps(heights, self.radiance, film, st.map_resolution)
         maps_hr = self.superres(maps, style)
         return IdentityCache(face_id, betas, noise, maps, maps_hr)
@@ -277,20 +286,19 @@ class PortraitRenderer:
         t = torch.linspace(center - half_depth, center + half_depth, s_n, dtype=o.dtype, device=o.device)
         x_t = o.unsqueeze(2) + d.unsqueeze(2) * t.view(1, 1, -1, 1)  # [B, R, S, 3]
         usable = self._near_body(x_t, body_out)
-        # 2. Pose: nearest-vertex skinning transforms smoothed by D^p, inverted (Eq. 4-5).
         if fast:
-            transforms = self._grid_transforms(cam, center, half_depth, res, body_out)
-        else:
-            transforms = self._sample_transforms(x_t, res, body_out)
-        x_p = apply_inverse_transforms(x_t, transforms)  # [B, R, S, 3]
-        # 3. Expression: x_c = x_p + D^e(x_p) (Eq. 6-7).
-        x_c = x_p + self._expression(x_p, exp_film, fast)
-        # 4. Manifold field and first downward crossings.
-        if fast:
+            # 2-3. Canonical coordinates from the coarse frustum grid, 4. M from its grid.
+            x_c = self._grid_canonical(cam, center, half_depth, res, body_out, exp_film)  # [B, R, S, 3]
             s, in_grid = field.lookup(x_c.view(x_c.shape[0], -1, 3))
             s, usable = s.view(usable.shape), usable & in_grid.view(usable.shape)
         else:
+            # 2. Pose: nearest-vertex skinning transforms smoothed by D^p, inverted (Eq. 4-5).
+            transforms = self._sample_transforms(x_t, res, body_out)
+            x_p = apply_inverse_transforms(x_t, transforms)  # [B, R, S, 3]
+            # 3. Expression: x_c = x_p + D^e(x_p) (Eq. 6-7). 4. Manifold field.
+            x_c = x_p + self._expression(x_p, exp_film, fast=False)
             s = self.manifold(x_c)
+        # 5. First downward crossings, interpolated canonical xy and distance.
         cr = find_crossings(s, self.manifold.levels, usable)
         xy = cr.gather(x_c[..., :2])  # [B, R, L, 2]
         dist = cr.gather(t.view(1, 1, -1, 1).expand(*x_c.shape[:3], 1))[..., 0]
@@ -313,28 +321,34 @@ class PortraitRenderer:
         smooth = self.pose_deformer(grid)
         return smooth.permute(0, 3, 4, 2, 1).reshape(b, r, s_n, 4, 4)
 
-    def _grid_transforms(self, cam: Camera, center: float, half_depth: float, res: int,
-                         body_out: BodyOutput) -> torch.Tensor:
-        """Fast path: skinning + D^p on the coarse ``pose_grid``, trilinear to the samples."""
+    def _grid_canonical(self, cam: Camera, center: float, half_depth: float, res: int, body_out: BodyOutput,
+                        exp_film: FiLMParams) -> torch.Tensor:
+        """Fast path: skinning, D^p, inverse LBS and D^e on the coarse ``pose_grid`` of the
+        camera's frustum; canonical coordinates trilinearly interpolated at the samples.
+
+        Returns x_c [B, res*res, samples_per_ray, 3].
+        """
         st = self.settings
         dc, hc, wc = st.pose_grid
         b = body_out.vertices.shape[0]
         o, d = camera_rays(cam, hc, wc)
         tc = torch.linspace(center - half_depth, center + half_depth, dc, dtype=o.dtype, device=o.device)
-        xc = o.unsqueeze(2) + d.unsqueeze(2) * tc.view(1, 1, -1, 1)  # [B, Hc*Wc, Dc, 3]
-        sk = inverse_skinning(xc.reshape(b, -1, 3), body_out, self.body.candidate_vertex_ids,
+        xt = o.unsqueeze(2) + d.unsqueeze(2) * tc.view(1, 1, -1, 1)  # [B, Hc*Wc, Dc, 3]
+        sk = inverse_skinning(xt.reshape(b, -1, 3), body_out, self.body.candidate_vertex_ids,
                               return_transforms=True)
         grid = sk.transforms.reshape(b, hc, wc, dc, 16).permute(0, 4, 3, 1, 2)  # [B, 16, Dc, Hc, Wc]
-        smooth = self.pose_deformer(grid)
-        # Pixel centres of both grids share the frustum: align_corners=True coordinates.
+        smooth = self.pose_deformer(grid).permute(0, 3, 4, 2, 1).reshape(b, -1, dc, 4, 4)
+        xp = apply_inverse_transforms(xt, smooth)  # [B, Hc*Wc, Dc, 3]
+        xc = xp + self._expression(xp, exp_film, fast=True)
+        xc = xc.view(b, hc, wc, dc, 3).permute(0, 4, 3, 1, 2)  # [B, 3, Dc, Hc, Wc]
+        # Trilinear interpolation, done separably: both grids sample the same frustum at pixel
+        # centres (bilinear, align_corners=False) and the same depth interval (linear,
+        # align_corners=True).
         s_n = st.samples_per_ray
-        pix = (torch.arange(res, dtype=o.dtype, device=o.device) + 0.5) / res * 2 - 1
-        gx, gy = pix / (1 - 1 / wc), pix / (1 - 1 / hc)
-        gz = torch.linspace(-1, 1, s_n, dtype=o.dtype, device=o.device)
-        zz, yy, xx = torch.meshgrid(gz, gy, gx, indexing="ij")
-        coords = torch.stack([xx, yy, zz], -1).unsqueeze(0).expand(b, -1, -1, -1, -1)  # [B, S, H, W, 3]
-        out = F.grid_sample(smooth, coords, mode="bilinear", padding_mode="border", align_corners=True)
-        return out.permute(0, 3, 4, 2, 1).reshape(b, res * res, s_n, 4, 4)
+        up = F.interpolate(xc.reshape(b, 3 * dc, hc, wc), size=(res, res), mode="bilinear", align_corners=False)
+        up = up.view(b, 3, dc, res * res).transpose(2, 3).reshape(b, 3 * res * res, dc)
+        up = F.interpolate(up, size=s_n, mode="linear", align_corners=True)  # [B, 3*R, S]
+        return up.view(b, 3, res * res, s_n).permute(0, 2, 3, 1)
 
     def _expression(self, x_p: torch.Tensor, film: FiLMParams, fast: bool) -> torch.Tensor:
         """D^e displacement [B, R, S, 3]; the fast path runs it only inside its support."""

@@ -50,7 +50,9 @@ class RRDB(nn.Module):
 
 class ModulatedConv2d(nn.Module):
     """StyleGAN2 modulated 3x3 conv: weights scaled per input channel by the style, then
-    demodulated per output channel. x [N, in, H, W], style [N, style_dim]."""
+    demodulated per output channel. All manifold maps of one identity share its style, so the
+    modulated weight is computed once per identity and applied as a plain convolution (rather
+    than StyleGAN2's grouped one: 5x faster here)."""
 
     def __init__(self, in_ch: int, out_ch: int, style_dim: int):
         super().__init__()
@@ -60,13 +62,14 @@ class ModulatedConv2d(nn.Module):
         nn.init.zeros_(self.affine.weight)
         nn.init.ones_(self.affine.bias)
 
-    def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
-        n, c, h, w = x.shape
-        s = self.affine(style)  # [N, in]
-        wgt = self.weight.unsqueeze(0) * s[:, None, :, None, None]  # [N, out, in, 3, 3]
-        wgt = wgt * torch.rsqrt(wgt.pow(2).sum(dim=(2, 3, 4), keepdim=True) + 1e-8)
-        out = F.conv2d(x.reshape(1, n * c, h, w), wgt.reshape(-1, c, 3, 3), padding=1, groups=n)
-        return out.view(n, -1, h, w) + self.bias.view(1, -1, 1, 1)
+    def modulated_weight(self, style: torch.Tensor) -> torch.Tensor:
+        """style [style_dim] -> weight [out, in, 3, 3]."""
+        wgt = self.weight * self.affine(style)[None, :, None, None]
+        return wgt * torch.rsqrt(wgt.pow(2).sum(dim=(1, 2, 3), keepdim=True) + 1e-8)
+
+    def forward(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        """x [N, in, H, W] of one identity, weight from :meth:`modulated_weight`."""
+        return F.conv2d(x, weight, self.bias, padding=1)
 
 
 class ManifoldSuperResolution(ModelMixin, ConfigMixin):
@@ -78,12 +81,15 @@ class ManifoldSuperResolution(ModelMixin, ConfigMixin):
         scale: power-of-two upscaling (reference 4: 128 -> 512).
         z_dim / style_dim / mapping_hidden / mapping_depth: the style mapping of [z_id, eps].
         residual: predict a correction to the bilinear upsampling (our choice, see module doc).
+        map_chunk: manifold maps pushed through U at once (a speed setting, not architecture:
+            one at a time keeps the 512^2 activations in reach of the caches; 2x faster here
+            than all 24 at once).
     """
 
     @register_to_config
     def __init__(self, in_channels: int = 36, nf: int = 64, gc: int = 32, num_rrdb: int = 4, scale: int = 4,
                  z_dim: int = 160, style_dim: int = 192, mapping_hidden: int = 256, mapping_depth: int = 2,
-                 residual: bool = True):
+                 residual: bool = True, map_chunk: int = 1):
         super().__init__()
         if scale < 2 or scale & (scale - 1):
             raise ValueError(f"scale must be a power of two >= 2, got {scale}")
@@ -103,20 +109,30 @@ class ManifoldSuperResolution(ModelMixin, ConfigMixin):
 
     def mapping(self, z: torch.Tensor) -> torch.Tensor:
         """z [B, z_dim] -> style [B, style_dim]."""
-        return self.mapping_net(z)
+        return self.mapping_net(z.to(self.dtype)).to(z.dtype)
 
     def forward(self, maps: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
         """maps [B, L, C, h, w] (rgb, alpha, features), style [B, style_dim] -> [B, L, 4, H, W]."""
         b, n_lv, c, h, w = maps.shape
-        x = maps.reshape(b * n_lv, c, h, w)
-        st = style.repeat_interleave(n_lv, 0)  # one style per manifold map
-        # 1. Features, 2. RRDB trunk with a long skip, 3. modulated upsampling stages.
-        feat = self.conv_first(x)
+        k = self.config.scale
+        in_dtype, maps, style = maps.dtype, maps.to(self.dtype), style.to(self.dtype)
+        outs = []
+        for i in range(b):
+            weights = [conv.modulated_weight(style[i]) for conv in self.up]
+            for x in maps[i].split(self.config.map_chunk):
+                outs.append(self._upsample(x, weights))
+        return torch.cat(outs).view(b, n_lv, 4, h * k, w * k).to(in_dtype)
+
+    def _upsample(self, x: torch.Tensor, weights: list[torch.Tensor]) -> torch.Tensor:
+        """x [n, C, h, w] maps of one identity -> [n, 4, h*scale, w*scale]."""
+        # 1. Features, 2. RRDB trunk with a long skip (channels-last: oneDNN's fast layout on
+        #    CPU, 1.3x here), 3. modulated upsampling stages, 4. output (+ bilinear base).
+        feat = self.conv_first(x.contiguous(memory_format=torch.channels_last))
         feat = feat + self.conv_body(self.body(feat))
-        for conv in self.up:
-            feat = F.leaky_relu(F.pixel_shuffle(conv(feat, st), 2), 0.2)
+        feat = feat.contiguous()
+        for conv, wgt in zip(self.up, weights):
+            feat = F.leaky_relu(F.pixel_shuffle(conv(feat, wgt), 2), 0.2)
         out = self.conv_last(feat)
         if self.config.residual:
-            base = F.interpolate(x[:, :4], scale_factor=self.config.scale, mode="bilinear", align_corners=False)
-            out = out + base
-        return out.clamp(0.0, 1.0).view(b, n_lv, 4, h * self.config.scale, w * self.config.scale)
+            out = out + F.interpolate(x[:, :4], scale_factor=self.config.scale, mode="bilinear", align_corners=False)
+        return out.clamp(0.0, 1.0)

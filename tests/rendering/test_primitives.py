@@ -1,0 +1,108 @@
+"""Hand-computable checks of the rendering and deformation building blocks."""
+
+import math
+
+import pytest
+import torch
+
+from aniportrait_hub.conditioning.mapping import FiLMParams
+from aniportrait_hub.deformation import ExpressionDeformer, PoseDeformer
+from aniportrait_hub.rendering.cameras import Camera, camera_rays, look_at, portrait_camera
+from aniportrait_hub.rendering.compositing import composite, sigma_to_alpha
+from aniportrait_hub.rendering.intersection import find_crossings
+
+
+def _sphere_field(points):
+    return 10.0 * points.norm(dim=-1)  # level l is the sphere of radius l / 10
+
+
+def test_crossings_of_spheres_land_on_the_spheres():
+    levels = torch.tensor([3.0, 2.0, 1.0])  # radii 0.3, 0.2, 0.1
+    origin = torch.tensor([0.0, 0.0, 2.0])
+    dirs = torch.tensor([[0.0, 0.0, -1.0], [0.03, 0.0, -1.0], [0.0, 0.12, -1.0]])  # impact 0, 0.06, 0.24
+    dirs = dirs / dirs.norm(dim=-1, keepdim=True)
+    t = torch.linspace(1.5, 2.5, 64)
+    pts = origin + dirs[:, None] * t[None, :, None]  # [R, S, 3]
+    cr = find_crossings(_sphere_field(pts)[None], levels)
+    hit_t = cr.gather(t.view(1, 1, -1, 1).expand(1, 3, -1, 1))[0, ..., 0]  # [R, L]
+    # Exact ray-sphere entry: t = o.d... for |o + t d| = r.
+    b = (origin * dirs).sum(-1, keepdim=True)
+    c = origin.dot(origin) - (levels / 10) ** 2
+    disc = b**2 - c
+    exact = -b - disc.clamp_min(0).sqrt()
+    valid = disc[..., :] > 0
+    assert torch.equal(cr.valid[0], valid)
+    assert torch.allclose(hit_t[0], exact[0], atol=1e-5)  # central ray: |x| linear in t, exact
+    assert torch.allclose(hit_t[valid], exact[valid], atol=2e-3)  # chords: linear interpolation
+    # The crossings really lie on the spheres.
+    pos = origin + dirs[:, None] * hit_t[..., None]
+    radius = pos.norm(dim=-1)
+    assert torch.allclose(radius[valid], (levels / 10).expand(3, -1)[valid], atol=2e-3)
+
+
+def test_only_downward_first_crossings_count():
+    s = torch.tensor([[[0.0, 5.0, 1.0, 5.0, 1.0]]])  # up, down (first), up, down
+    cr = find_crossings(s, torch.tensor([3.0]))
+    assert cr.valid.item() and cr.index.item() == 1 and cr.frac.item() == pytest.approx(0.5)
+    assert not find_crossings(s, torch.tensor([7.0])).valid.item()
+    usable = torch.tensor([[[True, True, False, True, True]]])
+    cr = find_crossings(s, torch.tensor([3.0]), usable)
+    assert cr.index.item() == 3  # the first crossing touches an unusable sample
+
+
+def test_compositing_matches_the_formula_by_hand():
+    color = torch.tensor([[[[0.0, 0.0, 1.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]]])  # [1, 1, 3, 3]
+    alpha = torch.tensor([[[0.5, 0.25, 0.8]]])
+    dist = torch.tensor([[[2.0, 1.0, 3.0]]])  # order by distance: red, blue, green
+    valid = torch.tensor([[[True, True, False]]])  # green missed
+    out = composite(color, alpha, dist, valid)
+    # red: T=1, a=.25 -> w=.25; blue: T=.75, a=.5 -> w=.375; background 1 - .625 = .375 (white)
+    expected = torch.tensor([0.25 + 0.375, 0.375, 0.375 + 0.375])
+    assert torch.allclose(out.image[0, 0], expected)
+    assert out.mask[0, 0].item() == pytest.approx(0.625)
+    assert out.depth[0, 0].item() == pytest.approx(0.25 * 1 + 0.375 * 2 + 0.375 * 2)  # far = 2
+    assert sigma_to_alpha(torch.tensor(0.0)).item() == pytest.approx(1 - math.exp(-0.04 * math.log(2)))
+
+
+def test_pose_deformer_keeps_a_constant_field_at_init():
+    dp = PoseDeformer(kernel=(5, 9, 9))
+    field = torch.randn(2, 16, 1, 1, 1).expand(2, 16, 13, 20, 17).contiguous()
+    assert torch.allclose(dp(field), field, atol=1e-5)
+    # ... and averages (a smoothing filter never leaves the range of its input).
+    noisy = torch.rand(1, 16, 8, 16, 16)
+    out = dp(noisy)
+    assert out.min() >= noisy.min() - 1e-6 and out.max() <= noisy.max() + 1e-6
+
+
+def test_expression_deformer_is_the_identity_at_init_and_zero_off_the_face():
+    de = ExpressionDeformer()
+    film = de.mapping(torch.randn(3, 80), torch.rand(3, 52))
+    pts = torch.rand(3, 100, 3) - 0.5
+    assert torch.equal(de(pts, film), torch.zeros_like(pts))
+    torch.nn.init.normal_(de.out.weight)
+    far = torch.tensor([[[0.0, -0.4, 0.0], [0.3, 0.0, 0.0]]]).expand(3, -1, -1)
+    assert torch.equal(de(far, film), torch.zeros_like(far))
+    assert de(torch.zeros(3, 1, 3) + torch.tensor([0.0, -0.01, -0.02]), film).abs().sum() > 0
+    assert de.region_weight(torch.tensor([0.0, -0.01, -0.02])).item() == 1.0
+
+
+def test_portrait_camera_conventions():
+    cam = portrait_camera(torch.tensor([[math.pi / 2, math.pi / 2]]), 1.895, 12.0, (0.0, 0.0, 0.0))
+    assert torch.allclose(cam.origin, torch.tensor([[0.0, 0.0, 1.895]]), atol=1e-6)  # frontal: on +z
+    o, d = camera_rays(cam, 2, 2)
+    assert torch.allclose(d.mean(1), torch.tensor([[0.0, 0.0, -1.0]]), atol=1e-2)
+    assert d[0, 0, 0] < 0 and d[0, 0, 1] > 0  # first pixel: top left
+    side = portrait_camera(torch.tensor([[math.pi / 2, 0.3]]), 2.0, 12.0, (0.0, 0.0, 0.0))
+    assert side.origin[0, 0] > 0  # yaw below pi/2 moves the camera toward +x (the subject's left)
+    with pytest.raises(ValueError, match="outside"):
+        portrait_camera(torch.tensor([[0.0, 1.0]]), 2.0, 12.0, (0.0, 0.0, 0.0))
+    rot = look_at(torch.tensor([[1.0, 2.0, 3.0]]), torch.zeros(1, 3))
+    assert torch.allclose(rot[0] @ rot[0].T, torch.eye(3), atol=1e-6)
+    assert isinstance(cam, Camera)
+
+
+def test_film_truncation_is_a_lerp():
+    a = FiLMParams(torch.ones(1, 2, 3), torch.zeros(1, 2, 3))
+    m = FiLMParams(torch.zeros(1, 2, 3), torch.ones(1, 2, 3))
+    t = a.lerp_to(m, 0.7)
+    assert torch.allclose(t.freqs, torch.full((1, 2, 3), 0.7)) and torch.allclose(t.phases, torch.full((1, 2, 3), 0.3))
