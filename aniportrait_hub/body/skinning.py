@@ -53,14 +53,19 @@ def nearest_vertices(points: torch.Tensor, vertices: torch.Tensor, chunk: int = 
     if points.device.type == "cpu":
         import faiss
 
-        idx, d2 = [], []
+        # faiss answers fewer than 128k queries with a scalar loop (6 us a query here) and more
+        # with a blocked GEMM (0.2 us): take the GEMM from 20 queries on (36k queries: 217 -> 7 ms).
+        faiss.cvar.distance_compute_blas_threshold = 20
+        idx = []
         for p, v in zip(points.detach(), vertices.detach()):
             index = faiss.IndexFlatL2(3)
             index.add(np.ascontiguousarray(v.float().numpy()))
-            dist, ind = index.search(np.ascontiguousarray(p.float().numpy()), 1)
+            _, ind = index.search(np.ascontiguousarray(p.float().numpy()), 1)
             idx.append(torch.from_numpy(ind[:, 0]))
-            d2.append(torch.from_numpy(dist[:, 0]))
-        return torch.stack(idx).long(), torch.stack(d2).clamp_min(0).sqrt().to(points.dtype)
+        index_t = torch.stack(idx).long()
+        # The GEMM form of the distance loses ~1e-4 to cancellation: recompute it exactly.
+        nearest = torch.gather(vertices.detach(), 1, index_t.unsqueeze(-1).expand(-1, -1, 3))
+        return index_t, (points.detach() - nearest).norm(dim=-1)
     # On accelerators the brute force is a plain batched distance + arg-min.
     idx, dist = [], []
     for p in points.detach().split(chunk, dim=1):

@@ -136,6 +136,24 @@ class AniPortraitGAN(DiffusionPipeline):
 
         write_model_card(self, Path(save_directory))
 
+    def push_to_hub(self, repo_id: str, commit_message: str = "Upload AniPortraitGAN", private: bool | None = None,
+                    token: str | None = None, variant: str | None = None) -> str:
+        """Save (safetensors + our model card) to a temporary folder and upload it as is.
+
+        diffusers' own ``push_to_hub`` writes its generic card over ours; this keeps the card
+        rendered from ``model_card.md``. Needs network access to the Hub.
+        """
+        import tempfile
+
+        from huggingface_hub import HfApi
+
+        api = HfApi(token=token)
+        api.create_repo(repo_id, private=private, exist_ok=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            self.save_pretrained(tmp, variant=variant)
+            info = api.upload_folder(repo_id=repo_id, folder_path=tmp, commit_message=commit_message)
+        return str(info)
+
     # ------------------------------------------------------------------ runtime pieces
     @property
     def render_settings(self) -> RenderSettings:

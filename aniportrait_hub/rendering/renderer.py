@@ -24,6 +24,7 @@ import dataclasses
 
 import torch
 import torch.nn.functional as F
+from torch.profiler import record_function
 
 from aniportrait_hub.body.body_model import BodyModel, BodyOutput
 from aniportrait_hub.body.skinning import apply_inverse_transforms, inverse_skinning
@@ -242,8 +243,9 @@ class PortraitRenderer:
         """
         st = self.settings
         # 1. Posed body and the frame's expression modulation.
-        body_out = self.body(cache.betas, joint_eulers)
-        exp_film = self.expression_deformer.mapping(cache.face_id, expression)
+        with record_function("frame/body"):
+            body_out = self.body(cache.betas, joint_eulers)
+            exp_film = self.expression_deformer.mapping(cache.face_id, expression)
         if fast and field is None:
             field = self.field_grid()
         # 2. Portrait geometry, low-res and high-res shading.
@@ -251,23 +253,34 @@ class PortraitRenderer:
         geo_res = min(resolution, st.geometry_resolution) if fast else resolution
         geo = self.geometry(cam, st.portrait_radius, st.ray_half_depth, geo_res, body_out, cache.face_id, exp_film,
                             fast, field)
-        low = self.shade(geo, cache.maps_lr)
-        high_geo = geo if geo_res == resolution else geo.upsample(resolution)
-        high = self.shade(high_geo, cache.maps_hr)
-        # 3. Face camera: looks at the posed head centre (the neutral face centre, moved by the head).
+        with record_function("frame/shade_low"):
+            low = self.shade(geo, cache.maps_lr)
+        with record_function("frame/upsample_geometry"):
+            high_geo = geo if geo_res == resolution else geo.upsample(resolution)
+        with record_function("frame/shade_high"):
+            high = self.shade(high_geo, cache.maps_hr)
+        # 3. Face camera.
         face = None
         if face_resolution:
-            fcam = face_camera(cam, body_out.head_transform[:, :3, 3], st.face_distance, st.face_fov_deg)
-            f_res = min(face_resolution, st.geometry_resolution) if fast else face_resolution
-            fgeo = self.geometry(fcam, st.face_distance, st.face_half_depth, f_res, body_out, cache.face_id,
-                                 exp_film, fast, field)
-            if f_res != face_resolution:
-                fgeo = fgeo.upsample(face_resolution)
-            maps = cache.maps_hr if face_resolution > st.map_resolution else cache.maps_lr
-            face = _to_image(self.shade(fgeo, maps).image, face_resolution)
+            with record_function("frame/face_camera"):
+                face = self._face_image(cam, body_out, cache, exp_film, face_resolution, fast, field)
         return RenderOutput(_to_image(high.image, resolution), _to_image(low.image, geo_res),
                             _to_image(high.depth.unsqueeze(-1), resolution),
                             _to_image(high.mask.unsqueeze(-1), resolution), face)
+
+    def _face_image(self, cam: Camera, body_out: BodyOutput, cache: IdentityCache, exp_film: FiLMParams,
+                    face_resolution: int, fast: bool, field: FieldGrid | None) -> torch.Tensor:
+        """The face camera looks at the posed head centre (the neutral face centre, carried by
+        the head joint) -> [B, 3, Hf, Wf]."""
+        st = self.settings
+        fcam = face_camera(cam, body_out.head_transform[:, :3, 3], st.face_distance, st.face_fov_deg)
+        f_res = min(face_resolution, st.geometry_resolution) if fast else face_resolution
+        fgeo = self.geometry(fcam, st.face_distance, st.face_half_depth, f_res, body_out, cache.face_id,
+                             exp_film, fast, field)
+        if f_res != face_resolution:
+            fgeo = fgeo.upsample(face_resolution)
+        maps = cache.maps_hr if face_resolution > st.map_resolution else cache.maps_lr
+        return _to_image(self.shade(fgeo, maps).image, face_resolution)
 
     def shade(self, geo: Geometry, maps: torch.Tensor):
         """Map lookup at the intersections and compositing -> ``Composite`` over [B, R]."""
@@ -288,20 +301,25 @@ class PortraitRenderer:
         usable = self._near_body(x_t, body_out)
         if fast:
             # 2-3. Canonical coordinates from the coarse frustum grid, 4. M from its grid.
-            x_c = self._grid_canonical(cam, center, half_depth, res, body_out, exp_film)  # [B, R, S, 3]
-            s, in_grid = field.lookup(x_c.view(x_c.shape[0], -1, 3))
-            s, usable = s.view(usable.shape), usable & in_grid.view(usable.shape)
+            with record_function("geometry/deform_grid"):
+                x_c = self._grid_canonical(cam, center, half_depth, res, body_out, exp_film)  # [B, R, S, 3]
+            with record_function("geometry/field"):
+                s, in_grid = field.lookup(x_c.view(x_c.shape[0], -1, 3))
+                s, usable = s.view(usable.shape), usable & in_grid.view(usable.shape)
         else:
             # 2. Pose: nearest-vertex skinning transforms smoothed by D^p, inverted (Eq. 4-5).
-            transforms = self._sample_transforms(x_t, res, body_out)
-            x_p = apply_inverse_transforms(x_t, transforms)  # [B, R, S, 3]
-            # 3. Expression: x_c = x_p + D^e(x_p) (Eq. 6-7). 4. Manifold field.
-            x_c = x_p + self._expression(x_p, exp_film, fast=False)
-            s = self.manifold(x_c)
+            with record_function("geometry/deform"):
+                transforms = self._sample_transforms(x_t, res, body_out)
+                x_p = apply_inverse_transforms(x_t, transforms)  # [B, R, S, 3]
+                # 3. Expression: x_c = x_p + D^e(x_p) (Eq. 6-7).
+                x_c = x_p + self._expression(x_p, exp_film, fast=False)
+            with record_function("geometry/field"):  # 4. Manifold field.
+                s = self.manifold(x_c)
         # 5. First downward crossings, interpolated canonical xy and distance.
-        cr = find_crossings(s, self.manifold.levels, usable)
-        xy = cr.gather(x_c[..., :2])  # [B, R, L, 2]
-        dist = cr.gather(t.view(1, 1, -1, 1).expand(*x_c.shape[:3], 1))[..., 0]
+        with record_function("geometry/crossings"):
+            cr = find_crossings(s, self.manifold.levels, usable)
+            xy = cr.gather(x_c[..., :2])  # [B, R, L, 2]
+            dist = cr.gather(t.view(1, 1, -1, 1).expand(*x_c.shape[:3], 1))[..., 0]
         return Geometry(xy, dist, cr.valid, res)
 
     # ------------------------------------------------------------------ steps
