@@ -16,14 +16,16 @@ import json
 import math
 import os
 import platform
-import statistics
-import time
+import sys
 from pathlib import Path
 
 import torch
 
 from aniportrait_hub.body import BodyModel, inverse_skinning
 from aniportrait_hub.body.skinning import nearest_vertices
+
+sys.path.insert(0, str(Path(__file__).parent))
+from timing import timed  # noqa: E402
 
 
 def portrait_ray_samples(rays: int = 64, samples: int = 32, radius: float = 1.895, fov_deg: float = 12.0,
@@ -40,13 +42,7 @@ def portrait_ray_samples(rays: int = 64, samples: int = 32, radius: float = 1.89
 
 
 def _median_ms(fn, repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1e3
+    return timed(fn, repeats) * 1e3
 
 
 def main() -> None:

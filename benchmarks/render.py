@@ -29,14 +29,12 @@ from pathlib import Path
 import torch
 
 
+sys.path.insert(0, str(Path(__file__).parent))
+from timing import timed  # noqa: E402
+
+
 def _best(fn, repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
+    return timed(fn, repeats, reduce="min")
 
 
 def scenario_peak() -> dict:

@@ -15,10 +15,6 @@ from diffusers.models.modeling_utils import ModelMixin
 from aniportrait_hub.body.body_model import BodyModel, WorldFrame
 from aniportrait_hub.body.face_model import FaceModel
 
-_BODY_KEYS = ("v_template", "shapedirs", "J_regressor", "weights", "rest_rotations", "faces", "candidate_vertex_ids",
-              "vertex_id_values")
-_FACE_KEYS = ("face_mean", "face_id_basis", "face_exp_basis", "face_landmark_ids", "face_body_vertex_ids",
-              "face_body_face_ids")
 
 
 class BodyFaceAssets(ModelMixin, ConfigMixin):
@@ -61,23 +57,19 @@ class BodyFaceAssets(ModelMixin, ConfigMixin):
                    face_landmark_names=list(face.landmark_names), exp_names=face.exp_names,
                    basis_name=face.basis_name, world_scale=body.world_frame.scale,
                    world_offset=tuple(body.world_frame.face_center_offset), source=source)
+        sources = {
+            "v_template": s.v_template, "shapedirs": s.shapedirs, "J_regressor": s.J_regressor,
+            "weights": s.lbs_weights, "rest_rotations": body.rest_rotations, "faces": s.faces_tensor,
+            "candidate_vertex_ids": body.candidate_vertex_ids, "vertex_id_values": torch.tensor(sel),
+            "face_mean": face.mean, "face_id_basis": face.id_basis, "face_exp_basis": face.exp_basis,
+            "face_landmark_ids": face.landmark_ids, "face_body_vertex_ids": face.body_vertex_ids,
+            "face_body_face_ids": face.body_face_ids,
+        }
+        if has_posedirs:  # smplx keeps posedirs as [207, V*3]
+            sources["posedirs"] = s.posedirs.T.reshape(-1, 3, 207)
         with torch.no_grad():
-            comp.v_template.copy_(s.v_template)
-            comp.shapedirs.copy_(s.shapedirs)
-            comp.J_regressor.copy_(s.J_regressor)
-            comp.weights.copy_(s.lbs_weights)
-            comp.rest_rotations.copy_(body.rest_rotations)
-            comp.faces.copy_(s.faces_tensor)
-            comp.candidate_vertex_ids.copy_(body.candidate_vertex_ids)
-            comp.vertex_id_values.copy_(torch.tensor(sel))
-            if has_posedirs:  # smplx keeps posedirs as [207, V*3]
-                comp.posedirs.copy_(s.posedirs.T.reshape(-1, 3, 207))
-            comp.face_mean.copy_(face.mean)
-            comp.face_id_basis.copy_(face.id_basis)
-            comp.face_exp_basis.copy_(face.exp_basis)
-            comp.face_landmark_ids.copy_(face.landmark_ids)
-            comp.face_body_vertex_ids.copy_(face.body_vertex_ids)
-            comp.face_body_face_ids.copy_(face.body_face_ids)
+            for name, value in sources.items():
+                getattr(comp, name).copy_(value)
         return comp
 
     @classmethod
