@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-import torch
 
 from aniportrait_hub.rendering.cameras import Camera, camera_rays
 
@@ -67,14 +66,3 @@ def interpolate(hits: RayHits, faces: np.ndarray, values: np.ndarray) -> np.ndar
     out = np.einsum("hwk,hwkc->hwc", hits.barycentric, corner_vals)
     return out * hits.mask[..., None]
 
-
-def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """Area-weighted unit vertex normals [V, 3] (trimesh)."""
-    import trimesh
-
-    return np.asarray(trimesh.Trimesh(vertices, faces, process=False).vertex_normals)
-
-
-def to_torch_camera(camera: Camera) -> Camera:
-    """A float64 copy of a camera (ray directions for Embree in double precision)."""
-    return Camera(camera.origin.to(torch.float64), camera.cam_to_world.to(torch.float64), camera.fov_deg)
