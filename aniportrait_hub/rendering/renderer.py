@@ -54,9 +54,9 @@ class RenderSettings:
     """Samples span the camera-target distance +- this (reference)."""
     samples_per_ray: int = 64
     """Samples per ray (reference 64; the reference's linear upsampling to 256 changes no crossing)."""
-    face_distance: float = 0.9
-    """Face camera distance to the head centre: radius 1 of head-only GANs times 0.9 world units
-    per head unit (our choice: the face fills the image as an FFHQ crop does)."""
+    face_distance: float = 1.4
+    """Face camera distance to the head centre: radius 1 of head-only GANs times 1.4 world units
+    per head unit (our choice: the whole face with a margin of hair, as an FFHQ crop shows it)."""
     face_fov_deg: float = 12.0
     """Face camera field of view (reference, head-only GANs)."""
     face_half_depth: float = 0.12
