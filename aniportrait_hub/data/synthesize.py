@@ -130,8 +130,10 @@ class SyntheticRenderer:
         out[0, f.body_vertex_ids] = off[f.body_face_ids]
         return out
 
-    def render(self, index: int) -> tuple[Record, dict]:
-        """Sample ``index``: its record and images (rgba, face, depth, parts)."""
+    def render(self, index: int, return_hits: bool = False) -> tuple[Record, dict]:
+        """Sample ``index``: its record and images (rgba, face, depth, parts); with
+        ``return_hits`` also the portrait's ray hits and faces ("hits", "faces": body triangles
+        come first, so a triangle index below ``len(self.faces)`` is on the body)."""
         cfg = self.cfg
         rng = np.random.default_rng([cfg.seed, index])
         lab = sample_labels(rng, cfg, self.face.exp_names)
@@ -167,8 +169,8 @@ class SyntheticRenderer:
         head = out.head_transform[0, :3, 3].double()[None]
         fcam = face_camera(cam, head, st.face_distance, st.face_fov_deg)
         face_res = cfg.face_res or max(64, cfg.res // 2)
-        rgba, depth, part_img = self._shade(verts, faces, colours, vnorm, parts, cam, cfg.res, light)
-        face_rgba, _, _ = self._shade(verts, faces, colours, vnorm, parts, fcam, face_res, light)
+        rgba, depth, part_img, hits = self._shade(verts, faces, colours, vnorm, parts, cam, cfg.res, light)
+        face_rgba, _, _, _ = self._shade(verts, faces, colours, vnorm, parts, fcam, face_res, light)
         face_rgb = (face_rgba[..., :3].astype(np.float32) * (face_rgba[..., 3:] / 255.0)
                     + 255 * (1 - face_rgba[..., 3:] / 255.0)).astype(np.uint8)  # on white, like the renderer
         fdir = (fcam.origin - head)[0].numpy()
@@ -179,7 +181,10 @@ class SyntheticRenderer:
                      betas=lab["betas"].tolist(), joint_eulers=lab["joint_eulers"].tolist(),
                      face_id=lab["face_id"].tolist(), expression=lab["expression"].tolist(), face_camera=face_cam,
                      split="heldout" if index % 10 == 9 else "train", identity=f"syn{index:06d}")
-        return rec, {"rgba": rgba, "face": face_rgb, "depth": depth, "parts": part_img}
+        images = {"rgba": rgba, "face": face_rgb, "depth": depth, "parts": part_img}
+        if return_hits:
+            images.update(hits=hits, faces=faces)
+        return rec, images
 
     def _shade(self, verts, faces, colours, normals, parts, cam, res, light):
         hits = cast_rays(verts, faces, cam, res)
@@ -196,7 +201,7 @@ class SyntheticRenderer:
         tri = np.clip(hits.triangle, 0, None)
         part = np.where(hits.mask, parts[faces[tri, corner]], 0)
         depth = np.where(hits.mask, hits.depth, 0.0).astype(np.float32)
-        return rgba, depth, part
+        return rgba, depth, part, hits
 
 
 _WORKER: SyntheticRenderer | None = None

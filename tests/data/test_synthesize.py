@@ -40,3 +40,10 @@ def test_mediapipe_finds_the_faces():
             found += fm.process(rgb).multi_face_landmarks is not None
             found += fm.process(np.ascontiguousarray(img["face"])).multi_face_landmarks is not None
     assert found == 12
+
+
+def test_hits_are_returned_on_request():
+    r = SyntheticRenderer(SynthConfig(res=48, seed=2))
+    _, img = r.render(0, return_hits=True)
+    assert np.array_equal(img["hits"].mask, img["rgba"][..., 3] > 0)
+    assert img["faces"].shape[0] >= len(r.faces)  # body triangles first, then hair
