@@ -169,6 +169,8 @@ def landmarks(verts, face_ids, exp_basis, exp_names, ear_disp):
         # ARKit's Left/Right name the subject's side; check it against our +x = left.
         if np.sign(verts[lid, 0].mean()) != sx:
             raise RuntimeError(f"eyeBlink{tag} moves the other side of the face than expected")
+        lid = lid[np.sign(verts[lid, 0]) == sx]  # the unit also nudges a few vertices across the nose
+        lid = lid[verts[lid, 2] > verts[lid, 2].max() - 0.012]  # the visible lids, not the socket inside
         xs = verts[lid, 0] * sx
         lm[f"{side}_eye_inner"] = int(lid[np.argmin(xs)])
         lm[f"{side}_eye_outer"] = int(lid[np.argmax(xs)])
