@@ -1,0 +1,125 @@
+"""Photo loading and person detection for real-photo preparation (issue: datasets).
+
+``load_photo`` turns any file into an RGB array or a :class:`SkipImage` with the reason (not an
+image, corrupt, too small, too large); ``PhotoDetector`` runs mediapipe's face detection, face
+mesh, pose and selfie segmentation (legacy ``mediapipe.solutions`` models shipped in the
+0.10.14 wheel, nothing downloaded) and returns a :class:`Detection`, or a :class:`SkipImage`
+when the photo does not hold exactly one usable head-and-shoulder person. Inputs are only read.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+
+#: Smallest photo side accepted (pixels; our choice: the face must be large enough to fit).
+MIN_SIDE = 128
+#: Largest photo accepted (pixels), against decompression bombs (our choice).
+MAX_PIXELS = 80_000_000
+#: Longest side the detectors see; larger photos are downscaled for detection only.
+DETECT_SIDE = 1280
+
+
+class SkipImage(Exception):
+    """The photo is not used; ``str(err)`` is the reason shown in the report."""
+
+
+def load_photo(path: str | Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """RGB uint8 [H, W, 3], EXIF-rotated; grayscale and palette images converted, alpha
+    composited on white.
+
+    Raises:
+        SkipImage: not an image, corrupt, too small or too large.
+    """
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    path = Path(path)
+    try:
+        with Image.open(path) as im:
+            w, h = im.size
+            if w * h > max_pixels:
+                raise SkipImage(f"too large: {w}x{h} pixels (limit {max_pixels:,})")
+            if min(w, h) < MIN_SIDE:
+                raise SkipImage(f"too small: {w}x{h} (the shorter side needs >= {MIN_SIDE} pixels)")
+            im = ImageOps.exif_transpose(im)
+            if im.mode in ("RGBA", "LA", "P"):
+                im = im.convert("RGBA")
+                bg = Image.new("RGBA", im.size, (255, 255, 255, 255))
+                im = Image.alpha_composite(bg, im)
+            return np.asarray(im.convert("RGB"))
+    except SkipImage:
+        raise
+    except (UnidentifiedImageError, Image.DecompressionBombError) as err:
+        raise SkipImage(f"not a readable image ({type(err).__name__})") from err
+    except (OSError, SyntaxError, ValueError) as err:
+        raise SkipImage(f"corrupt image ({err})") from err
+
+
+@dataclasses.dataclass
+class Detection:
+    """One person in a photo (pixel coordinates of the full-resolution photo)."""
+
+    face: np.ndarray
+    """[468, 2] face-mesh landmarks."""
+    pose: np.ndarray
+    """[33, 3] pose landmarks: x, y, visibility."""
+    mask: np.ndarray
+    """[H, W] float32 person probability (selfie segmentation)."""
+    face_box: np.ndarray
+    """[4] face detection box x0, y0, x1, y1."""
+
+
+class PhotoDetector:
+    """mediapipe models, opened once. Use as a context manager."""
+
+    def __init__(self, min_face_side: int = 48, min_shoulder_visibility: float = 0.5):
+        self.min_face_side = min_face_side
+        self.min_shoulder_visibility = min_shoulder_visibility
+
+    def __enter__(self) -> "PhotoDetector":
+        import mediapipe as mp
+
+        s = mp.solutions
+        self._fd = s.face_detection.FaceDetection(model_selection=1, min_detection_confidence=0.5)
+        self._fm = s.face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1)
+        self._pose = s.pose.Pose(static_image_mode=True)
+        self._seg = s.selfie_segmentation.SelfieSegmentation(model_selection=0)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for m in (self._fd, self._fm, self._pose, self._seg):
+            m.close()
+
+    def detect(self, image: np.ndarray) -> Detection:
+        """Exactly one head-and-shoulder person, or :class:`SkipImage`."""
+        from PIL import Image
+
+        h, w = image.shape[:2]
+        k = min(1.0, DETECT_SIDE / max(h, w))
+        small = np.asarray(Image.fromarray(image).resize((round(w * k), round(h * k)))) if k < 1 else image
+        small = np.ascontiguousarray(small)
+        faces = self._fd.process(small).detections or []
+        if not faces:
+            raise SkipImage("no face found")
+        if len(faces) > 1:
+            raise SkipImage(f"{len(faces)} faces found; exactly one person is needed")
+        box = faces[0].location_data.relative_bounding_box
+        face_box = np.array([box.xmin * w, box.ymin * h, (box.xmin + box.width) * w, (box.ymin + box.height) * h])
+        if min(box.width * w, box.height * h) < self.min_face_side:
+            raise SkipImage(f"face too small ({box.width * w:.0f} px wide; >= {self.min_face_side} needed)")
+        mesh = self._fm.process(small).multi_face_landmarks
+        if not mesh:
+            raise SkipImage("face found but its landmarks could not be fitted")
+        face = np.array([[p.x * w, p.y * h] for p in mesh[0].landmark])
+        pose_res = self._pose.process(small).pose_landmarks
+        if not pose_res:
+            raise SkipImage("no body pose found")
+        pose = np.array([[p.x * w, p.y * h, p.visibility] for p in pose_res.landmark])
+        if min(pose[11, 2], pose[12, 2]) < self.min_shoulder_visibility:
+            raise SkipImage("shoulders not visible; a head-and-shoulder portrait is needed")
+        mask = self._seg.process(small).segmentation_mask
+        if k < 1:
+            mask = np.asarray(Image.fromarray(mask).resize((w, h), Image.BILINEAR))
+        return Detection(face, pose, mask.astype(np.float32), face_box)
