@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from aniportrait_hub.cli import run_command
+
 
 @dataclasses.dataclass
 class GenerateConfig:
@@ -156,13 +158,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--overwrite", action="store_true")
     args = p.parse_args(argv)
     cfg = GenerateConfig(**vars(args))
-    try:
-        files = run(cfg)
-    except (ValueError, FileNotFoundError, FileExistsError, OSError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    print(f"wrote {len(files)} file(s) to {cfg.outdir}")
-    return 0
+    return run_command(lambda: f"wrote {len(run(cfg))} file(s) to {cfg.outdir}",
+                       (ValueError, FileNotFoundError, FileExistsError, OSError))
 
 
 if __name__ == "__main__":

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import argparse
 import pickle
-import sys
 from pathlib import Path
 
 import numpy as np
 
 from aniportrait_hub.body.assets import SMPL_FIELDS, AssetError, check_smpl_arrays
+from aniportrait_hub.cli import run_command
 
 _ALLOWED_GLOBALS = {
     ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
@@ -133,13 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("dst", type=Path)
     p.add_argument("--overwrite", action="store_true")
     args = p.parse_args(argv)
-    try:
-        out = convert(args.src, args.dst, args.overwrite)
-    except AssetError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    print(f"wrote {out}")
-    return 0
+    return run_command(lambda: f"wrote {convert(args.src, args.dst, args.overwrite)}", (AssetError,))
 
 
 if __name__ == "__main__":

@@ -17,13 +17,13 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
-import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from aniportrait_hub.body import BodyModel, FaceModel
+from aniportrait_hub.cli import run_command
 from aniportrait_hub.data.appearance import Appearance, FaceRegions
 from aniportrait_hub.data.format import DatasetInfo, DatasetWriter, Record
 from aniportrait_hub.data.hair import HairStyle, build_hair, pose_hair
@@ -284,13 +284,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--workers", type=int, default=d.workers)
     args = p.parse_args(argv)
-    try:
-        build(SynthConfig(**vars(args)))
-    except (ValueError, FileExistsError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    print(f"wrote {args.n} samples to {args.out}")
-    return 0
+    return run_command(lambda: f"wrote {args.n} samples to {build(SynthConfig(**vars(args)))}",
+                       (ValueError, FileExistsError))
 
 
 if __name__ == "__main__":
