@@ -203,18 +203,28 @@ class FaceModel(torch.nn.Module):
                  + self.expression_offsets(expression))
         return FaceOutput(verts, verts[:, self.landmark_ids])
 
-    def body_expression_offsets(self, expression: torch.Tensor) -> torch.Tensor:
-        """Expression offsets read at every body-mesh vertex (zero off the face).
+    def body_offsets(self, identity: torch.Tensor | None = None,
+                     expression: torch.Tensor | None = None) -> torch.Tensor:
+        """``B_id z_id + B_exp z_exp`` read at every body-mesh vertex (zero off the face).
 
         Args:
-            expression: [B, E].
+            identity: [B, K] or None; expression: [B, E] or None (at least one).
         Returns:
             [B, V_body, 3] metres, body rest frame.
         """
-        off = self.expression_offsets(expression)
+        self.check_coefficients(identity, expression)
+        off = 0
+        if identity is not None:
+            off = off + torch.einsum("bk,kvc->bvc", identity.to(self.id_basis), self.id_basis)
+        if expression is not None:
+            off = off + self.expression_offsets(expression)
         out = off.new_zeros(off.shape[0], self.num_body_vertices, 3)
         out[:, self.body_vertex_ids] = off[:, self.body_face_ids]
         return out
+
+    def body_expression_offsets(self, expression: torch.Tensor) -> torch.Tensor:
+        """Expression offsets at every body-mesh vertex: [B, E] -> [B, V_body, 3]."""
+        return self.body_offsets(expression=expression)
 
 
 def _smplx_ids(body: BodyModel) -> dict[str, int]:

@@ -121,15 +121,6 @@ class SyntheticRenderer:
             part[mask] = PART_IDS[name]
         self.parts = part
 
-    def face_offsets(self, face_id: np.ndarray, expression: np.ndarray) -> torch.Tensor:
-        """Identity + expression 3DMM offsets at the body vertices [1, V, 3]."""
-        f = self.face
-        off = torch.einsum("k,kvc->vc", torch.as_tensor(face_id, dtype=torch.float32), f.id_basis)
-        off = off + torch.einsum("e,evc->vc", torch.as_tensor(expression, dtype=torch.float32), f.exp_basis)
-        out = torch.zeros(1, self.body.num_vertices, 3)
-        out[0, f.body_vertex_ids] = off[f.body_face_ids]
-        return out
-
     def render(self, index: int, return_hits: bool = False) -> tuple[Record, dict]:
         """Sample ``index``: its record and images (rgba, face, depth, parts); with
         ``return_hits`` also the portrait's ray hits and faces ("hits", "faces": body triangles
@@ -145,7 +136,9 @@ class SyntheticRenderer:
         with torch.no_grad():
             out = self.body(torch.as_tensor(lab["betas"], dtype=torch.float32)[None],
                             torch.as_tensor(lab["joint_eulers"], dtype=torch.float32)[None],
-                            rest_offsets=self.face_offsets(lab["face_id"], lab["expression"]))
+                            rest_offsets=self.face.body_offsets(
+                                torch.as_tensor(lab["face_id"], dtype=torch.float32)[None],
+                                torch.as_tensor(lab["expression"], dtype=torch.float32)[None]))
         posed, neutral = out.vertices[0].numpy(), out.neutral_vertices[0].numpy()
         transforms = out.vertex_transforms[0].numpy()
         # 2. Hair in the neutral pose, posed with the body.

@@ -12,7 +12,6 @@ in the pipeline config (``render_settings``).
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -337,8 +336,3 @@ def _format(out: RenderOutput, output_type: str) -> AniPortraitOutput:
         return None if x is None else [PIL.Image.fromarray((im * 255).round().astype(np.uint8)) for im in x]
 
     return AniPortraitOutput(pil(images), pil(low), depth, mask, pil(face))
-
-
-def default_camera(batch_size: int = 1) -> torch.Tensor:
-    """Frontal camera [B, 2]."""
-    return torch.full((batch_size, 2), math.pi / 2)

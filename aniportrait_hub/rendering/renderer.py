@@ -251,8 +251,7 @@ class PortraitRenderer:
         # 2. Portrait geometry, low-res and high-res shading.
         cam = portrait_camera(camera, st.portrait_radius, st.portrait_fov_deg, st.portrait_shift)
         geo_res = min(resolution, st.geometry_resolution) if fast else resolution
-        geo = self.geometry(cam, st.portrait_radius, st.ray_half_depth, geo_res, body_out, cache.face_id, exp_film,
-                            fast, field)
+        geo = self.geometry(cam, st.portrait_radius, st.ray_half_depth, geo_res, body_out, exp_film, fast, field)
         with record_function("frame/shade_low"):
             low = self.shade(geo, cache.maps_lr)
         with record_function("frame/upsample_geometry"):
@@ -275,8 +274,7 @@ class PortraitRenderer:
         st = self.settings
         fcam = face_camera(cam, body_out.head_transform[:, :3, 3], st.face_distance, st.face_fov_deg)
         f_res = min(face_resolution, st.geometry_resolution) if fast else face_resolution
-        fgeo = self.geometry(fcam, st.face_distance, st.face_half_depth, f_res, body_out, cache.face_id,
-                             exp_film, fast, field)
+        fgeo = self.geometry(fcam, st.face_distance, st.face_half_depth, f_res, body_out, exp_film, fast, field)
         if f_res != face_resolution:
             fgeo = fgeo.upsample(face_resolution)
         maps = cache.maps_hr if face_resolution > st.map_resolution else cache.maps_lr
@@ -290,7 +288,7 @@ class PortraitRenderer:
         return composite(rgba[..., :3], rgba[..., 3] * cover, geo.dist, cover > 0)
 
     def geometry(self, cam: Camera, center: float, half_depth: float, res: int, body_out: BodyOutput,
-                 face_id: torch.Tensor, exp_film: FiLMParams, fast: bool, field: FieldGrid | None) -> Geometry:
+                 exp_film: FiLMParams, fast: bool, field: FieldGrid | None) -> Geometry:
         """Intersections of the camera's res x res rays with the deformed manifolds."""
         st = self.settings
         s_n = st.samples_per_ray

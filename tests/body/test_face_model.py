@@ -113,3 +113,12 @@ def test_bfm_errors(tmp_path, body):
     savemat(partial, {"meanshape": np.zeros((1, 30))})
     with pytest.raises(AssetError, match=r"missing BFM field\(s\) \['idBase', 'exBase', 'keypoints'\]"):
         FaceModel.from_bfm_mat(partial, body)
+
+
+def test_body_offsets_add_identity_and_expression(face):
+    ident, exp = torch.zeros(1, 80), torch.zeros(1, 52)
+    ident[0, 2], exp[0, 24] = 1.0, 0.5
+    both = face.body_offsets(ident, exp)
+    assert torch.allclose(both, face.body_offsets(identity=ident) + face.body_expression_offsets(exp), atol=1e-7)
+    assert torch.allclose(both[0, face.body_vertex_ids], (face.id_basis[2] + 0.5 * face.exp_basis[24])[face.body_face_ids],
+                          atol=1e-7)
