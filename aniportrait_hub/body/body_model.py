@@ -259,7 +259,7 @@ class BodyModel(torch.nn.Module):
         return rot
 
     def forward(self, betas: torch.Tensor, joint_eulers: torch.Tensor,
-                rest_offsets: torch.Tensor | None = None) -> BodyOutput:
+                rest_offsets: torch.Tensor | None = None, vertex_ids: torch.Tensor | None = None) -> BodyOutput:
         """Pose the body.
 
         Args:
@@ -268,6 +268,10 @@ class BodyModel(torch.nn.Module):
                 to the canonical mean pose.
             rest_offsets: optional [B, V, 3] metric offsets added to the rest mesh before
                 skinning (e.g. ``FaceModel.body_expression_offsets``); joints ignore them.
+            vertex_ids: optional [V'] vertices to pose: every per-vertex output (and
+                ``rest_offsets``, then [B, V', 3]) holds only those, in that order; joints
+                are still regressed from the whole mesh. Much faster where few points are
+                needed (label fitting).
         """
         self.check_inputs(betas, joint_eulers)
         s = self.smpl
@@ -277,6 +281,12 @@ class BodyModel(torch.nn.Module):
         # 1. Shape blend shapes and rest joints (template pose, metres).
         v_shaped = s.v_template + blend_shapes(betas, s.shapedirs)  # [B, V, 3]
         j_rest = vertices2joints(s.J_regressor, v_shaped)  # [B, J, 3]
+        posedirs, lbs_weights = s.posedirs, s.lbs_weights
+        if vertex_ids is not None:
+            vertex_ids = torch.as_tensor(vertex_ids, dtype=torch.long, device=v_shaped.device)
+            v_shaped = v_shaped[:, vertex_ids]
+            posedirs = posedirs.view(posedirs.shape[0], -1, 3)[:, vertex_ids].reshape(posedirs.shape[0], -1)
+            lbs_weights = lbs_weights[vertex_ids]
         if rest_offsets is not None:
             if rest_offsets.shape != v_shaped.shape:
                 raise ValueError(f"rest_offsets must be [B, V, 3] = {tuple(v_shaped.shape)}, "
@@ -286,10 +296,10 @@ class BodyModel(torch.nn.Module):
         rot = torch.cat([self.pose_rotations(joint_eulers), self.pose_rotations(torch.zeros_like(joint_eulers))])
         eye = torch.eye(3, dtype=rot.dtype, device=rot.device)
         pose_feat = (rot[:, 1:] - eye).reshape(2 * b, -1)  # [2B, 207]
-        v_posed = v_shaped.repeat(2, 1, 1) + (pose_feat @ s.posedirs).view(2 * b, -1, 3)  # [2B, V, 3]
+        v_posed = v_shaped.repeat(2, 1, 1) + (pose_feat @ posedirs).view(2 * b, -1, 3)  # [2B, V, 3]
         # 3. Forward kinematics and per-vertex blended transforms (Eq. 4).
         j_posed, rel = batch_rigid_transform(rot, j_rest.repeat(2, 1, 1), s.parents)  # rel [2B, J, 4, 4]
-        blended = (s.lbs_weights @ rel.reshape(2 * b, 24, 16)).view(2 * b, -1, 4, 4)  # [2B, V, 4, 4]
+        blended = (lbs_weights @ rel.reshape(2 * b, 24, 16)).view(2 * b, -1, 4, 4)  # [2B, V, 4, 4]
         # Pose correctives become a per-vertex translation applied before the blend.
         corr = torch.eye(4, dtype=rot.dtype, device=rot.device).repeat(2 * b, blended.shape[1], 1, 1)
         corr[..., :3, 3] = v_posed - v_shaped.repeat(2, 1, 1)

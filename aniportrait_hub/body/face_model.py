@@ -203,23 +203,33 @@ class FaceModel(torch.nn.Module):
                  + self.expression_offsets(expression))
         return FaceOutput(verts, verts[:, self.landmark_ids])
 
-    def body_offsets(self, identity: torch.Tensor | None = None,
-                     expression: torch.Tensor | None = None) -> torch.Tensor:
+    def body_offsets(self, identity: torch.Tensor | None = None, expression: torch.Tensor | None = None,
+                     vertex_ids: torch.Tensor | None = None) -> torch.Tensor:
         """``B_id z_id + B_exp z_exp`` read at every body-mesh vertex (zero off the face).
 
         Args:
             identity: [B, K] or None; expression: [B, E] or None (at least one).
+            vertex_ids: optional [V'] body vertices to read (only their face vertices are
+                computed).
         Returns:
-            [B, V_body, 3] metres, body rest frame.
+            [B, V_body, 3] (or [B, V', 3]) metres, body rest frame.
         """
         self.check_coefficients(identity, expression)
+        body_ids, face_ids = self.body_vertex_ids, self.body_face_ids
+        n_out = self.num_body_vertices
+        if vertex_ids is not None:
+            lookup = torch.full((self.num_body_vertices,), -1, dtype=torch.long, device=body_ids.device)
+            lookup[body_ids] = face_ids
+            sub = lookup[torch.as_tensor(vertex_ids, dtype=torch.long, device=body_ids.device)]
+            body_ids = torch.nonzero(sub >= 0)[:, 0]
+            face_ids, n_out = sub[body_ids], len(sub)
         off = 0
         if identity is not None:
-            off = off + torch.einsum("bk,kvc->bvc", identity.to(self.id_basis), self.id_basis)
+            off = off + torch.einsum("bk,kvc->bvc", identity.to(self.id_basis), self.id_basis[:, face_ids])
         if expression is not None:
-            off = off + self.expression_offsets(expression)
-        out = off.new_zeros(off.shape[0], self.num_body_vertices, 3)
-        out[:, self.body_vertex_ids] = off[:, self.body_face_ids]
+            off = off + torch.einsum("be,evc->bvc", expression.to(self.exp_basis), self.exp_basis[:, face_ids])
+        out = off.new_zeros(off.shape[0], n_out, 3)
+        out[:, body_ids] = off
         return out
 
     def body_expression_offsets(self, expression: torch.Tensor) -> torch.Tensor:

@@ -2,7 +2,7 @@
 
 Face regions are found on the mesh from the 52 ARKit face units (which vertices each unit
 moves) and the named landmarks, so they follow the asset rather than hand-picked indices:
-lips (mouthRoll units), brows (browDown / browInnerUp, above the eyes), eyeballs (eyeLook
+lips (a band around the mouth cavity's rim), mouth cavity and tongue (dark), brows (browDown / browInnerUp, above the eyes), eyeballs (eyeLook
 units) with iris and pupil around the eye's front-most point, scalp (head above the brows and
 behind the face), clothing (below the neck). Colours are drawn per sample from palettes (our
 choice, named in :class:`AppearanceConfig`).
@@ -32,6 +32,7 @@ class FaceRegions:
     """Boolean masks over the body vertices [V]."""
 
     lips: np.ndarray
+    mouth: np.ndarray
     brows: np.ndarray
     sclera: np.ndarray
     iris: np.ndarray
@@ -56,7 +57,23 @@ class FaceRegions:
             return m
 
         eye_y = max(v[lm[k], 1] for k in ("left_eye_inner", "left_eye_outer", "right_eye_inner", "right_eye_outer"))
-        lips = moved(["mouthRollLower", "mouthRollUpper"], 0.5)
+        # Mouth: the interior geometry (rigidly head-skinned, not an inverse-skinning candidate)
+        # below the eyes is the cavity and tongue; the lips are the surface band around its
+        # rim, thickest at the middle and tapering to the corners (our choice of shape).
+        interior = (dominant == HEAD) & ~np.isin(np.arange(nv), body.candidate_vertex_ids.numpy())
+        mouth = interior & (v[:, 1] < eye_y - 0.03)
+        faces = body.faces.numpy()
+        rim_faces = mouth[faces].any(1) & ~mouth[faces].all(1)
+        rim = np.zeros(nv, bool)
+        rim[faces[rim_faces].ravel()] = True
+        rim &= ~interior
+        lips = np.zeros(nv, bool)
+        if rim.any():
+            cx, half = v[rim, 0].mean(), np.abs(v[rim, 0] - v[rim, 0].mean()).max()
+            near = (~interior) & (np.abs(v[:, 0] - cx) < half + 0.002) & (v[:, 2] > v[rim, 2].min() - 0.002)
+            d = np.linalg.norm(v[near][:, None] - v[rim][None], axis=-1).min(1)
+            taper = np.sqrt(np.clip(1 - ((v[near, 0] - cx) / (half + 0.002)) ** 2, 0, 1))
+            lips[np.nonzero(near)[0][d < 0.0015 + 0.008 * taper]] = True
         brows = moved(["browDownLeft", "browDownRight", "browInnerUp"], 0.45) & (v[:, 1] > eye_y + 0.008)
         eyes = moved(["eyeLookInLeft", "eyeLookInRight", "eyeLookUpLeft", "eyeLookUpRight"], 0.3)
         sclera = np.zeros(nv, bool)
@@ -76,7 +93,7 @@ class FaceRegions:
         scalp = (dominant == HEAD) & ((v[:, 1] > brow_top + 0.012) | ((v[:, 2] < face_front) & (v[:, 1] > eye_y - 0.01)))
         scalp &= ~moved(names, 0.05)  # never the face itself
         clothing = ~np.isin(dominant, (HEAD, NECK)) & (v[:, 1] < v[lm["chin"], 1] - 0.06)
-        return cls(lips, brows, sclera & ~iris, iris & ~pupil, pupil, scalp, clothing)
+        return cls(lips, mouth, brows, sclera & ~iris, iris & ~pupil, pupil, scalp, clothing)
 
 
 @dataclasses.dataclass
@@ -120,6 +137,7 @@ class Appearance:
         if not self.bald:
             col[regions.scalp] = self.hair
         col[regions.lips] = self.lips
+        col[regions.mouth] = self.skin * np.array([0.35, 0.12, 0.12])
         col[regions.brows] = self.brows
         col[regions.sclera] = [0.93, 0.92, 0.90]
         col[regions.iris] = self.iris

@@ -62,7 +62,8 @@ class Detection:
     """One person in a photo (pixel coordinates of the full-resolution photo)."""
 
     face: np.ndarray
-    """[468, 2] face-mesh landmarks."""
+    """[478, 2] face-mesh landmarks (468 + 10 iris points: the attention model, which follows
+    eyelids far better)."""
     pose: np.ndarray
     """[33, 3] pose landmarks: x, y, visibility."""
     mask: np.ndarray
@@ -83,7 +84,7 @@ class PhotoDetector:
 
         s = mp.solutions
         self._fd = s.face_detection.FaceDetection(model_selection=1, min_detection_confidence=0.5)
-        self._fm = s.face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1)
+        self._fm = s.face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1, refine_landmarks=True)
         self._pose = s.pose.Pose(static_image_mode=True)
         self._seg = s.selfie_segmentation.SelfieSegmentation(model_selection=0)
         return self

@@ -28,13 +28,13 @@ from aniportrait_hub.data.appearance import Appearance, FaceRegions
 from aniportrait_hub.data.format import DatasetInfo, DatasetWriter, Record
 from aniportrait_hub.data.hair import HairStyle, build_hair, pose_hair
 from aniportrait_hub.data.raycast import cast_rays, interpolate
-from aniportrait_hub.rendering.cameras import face_camera, portrait_camera
+from aniportrait_hub.rendering.cameras import face_camera, face_camera_label, portrait_camera
 from aniportrait_hub.rendering.renderer import RenderSettings
 
 #: Expression "moves": (units, intensity range) drawn 1-3 at a time (our choice of realistic,
 #: symmetric combinations; single-sided units appear only through them).
 EXPRESSION_MOVES = (
-    (("jawOpen",), (0.15, 0.8)),
+    (("jawOpen",), (0.1, 0.8)),
     (("mouthSmileLeft", "mouthSmileRight"), (0.2, 0.9)),
     (("eyeBlinkLeft", "eyeBlinkRight"), (0.3, 1.0)),
     (("browInnerUp",), (0.2, 0.8)),
@@ -47,6 +47,8 @@ EXPRESSION_MOVES = (
     (("eyeSquintLeft", "eyeSquintRight"), (0.2, 0.6)),
     (("mouthSmileLeft",), (0.2, 0.7)),
 )
+#: Relative chance of each move: the jaw (speech) three times the others (our choice).
+MOVE_WEIGHTS = np.array([3.0] + [1.0] * (len(EXPRESSION_MOVES) - 1))
 PART_IDS = {"background": 0, "skin": 1, "hair": 2, "clothing": 3, "eyes": 4, "lips": 5, "brows": 6}
 
 
@@ -82,7 +84,8 @@ def sample_labels(rng: np.random.Generator, cfg: SynthConfig, exp_names: list[st
     """Body shape, face identity, expression, joint Euler angles and camera of one sample."""
     exp = np.zeros(len(exp_names))
     if rng.random() >= cfg.neutral_probability:
-        for k in rng.choice(len(EXPRESSION_MOVES), size=rng.integers(1, 4), replace=False):
+        for k in rng.choice(len(EXPRESSION_MOVES), size=rng.integers(1, 4), replace=False,
+                            p=MOVE_WEIGHTS / MOVE_WEIGHTS.sum()):
             units, (lo, hi) = EXPRESSION_MOVES[k]
             val = rng.uniform(lo, hi)
             for u in units:
@@ -121,13 +124,16 @@ class SyntheticRenderer:
             part[mask] = PART_IDS[name]
         self.parts = part
 
-    def render(self, index: int, return_hits: bool = False) -> tuple[Record, dict]:
+    def render(self, index: int, return_hits: bool = False, labels: dict | None = None) -> tuple[Record, dict]:
         """Sample ``index``: its record and images (rgba, face, depth, parts); with
         ``return_hits`` also the portrait's ray hits and faces ("hits", "faces": body triangles
-        come first, so a triangle index below ``len(self.faces)`` is on the body)."""
+        come first, so a triangle index below ``len(self.faces)`` is on the body). ``labels``
+        replaces any of the sampled labels (keys of :func:`sample_labels`); the look still
+        comes from (seed, index)."""
         cfg = self.cfg
         rng = np.random.default_rng([cfg.seed, index])
         lab = sample_labels(rng, cfg, self.face.exp_names)
+        lab.update({k: np.asarray(v, dtype=np.float64) for k, v in (labels or {}).items()})
         look = Appearance.sample(rng)
         style = HairStyle.sample(rng)
         light = rng.normal(0, 0.4, 3) + [0.0, 0.5, 1.0]
@@ -166,10 +172,7 @@ class SyntheticRenderer:
         face_rgba, _, _, _ = self._shade(verts, faces, colours, vnorm, parts, fcam, face_res, light)
         face_rgb = (face_rgba[..., :3].astype(np.float32) * (face_rgba[..., 3:] / 255.0)
                     + 255 * (1 - face_rgba[..., 3:] / 255.0)).astype(np.uint8)  # on white, like the renderer
-        fdir = (fcam.origin - head)[0].numpy()
-        fdir /= np.linalg.norm(fdir)
-        face_cam = [*head[0].tolist(), st.face_distance, math.acos(np.clip(fdir[1], -1, 1)),
-                    math.atan2(fdir[2], fdir[0])]
+        face_cam = face_camera_label(cam, head, st.face_distance)[0].tolist()
         rec = Record(name=f"syn{index:06d}", camera=[float(c) for c in lab["camera"]],
                      betas=lab["betas"].tolist(), joint_eulers=lab["joint_eulers"].tolist(),
                      face_id=lab["face_id"].tolist(), expression=lab["expression"].tolist(), face_camera=face_cam,

@@ -76,3 +76,23 @@ def camera_rays(cam: Camera, height: int, width: int) -> tuple[torch.Tensor, tor
     d = d_cam @ cam.cam_to_world.transpose(-1, -2)  # [B, R, 3]
     d = d / d.norm(dim=-1, keepdim=True)
     return cam.origin[:, None].expand_as(d), d
+
+
+def project(cam: Camera, points: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """Pixel coordinates [B, N, 2] (x right, y down; pixel i covers [i, i + 1), as
+    :func:`camera_rays`) of world points [B, N, 3] seen by ``cam``."""
+    half = math.tan(math.radians(cam.fov_deg) / 2)
+    p = (points - cam.origin[:, None]) @ cam.cam_to_world  # camera frame: x right, y up, looks along -z
+    depth = (-p[..., 2]).clamp_min(1e-6)
+    x = p[..., 0] / depth / half
+    y = p[..., 1] / depth / half
+    return torch.stack([(x + 1) / 2 * width, (1 - y) / 2 * height], -1)
+
+
+def face_camera_label(portrait: Camera, head_center: torch.Tensor, distance: float) -> torch.Tensor:
+    """The dataset's face-camera label [B, 6]: head centre (3), distance, and the pitch / yaw
+    (portrait convention) of the direction from the head centre to the portrait camera."""
+    d = portrait.origin - head_center
+    d = d / d.norm(dim=-1, keepdim=True)
+    return torch.cat([head_center, torch.full_like(d[:, :1], distance), d[:, 1:2].clamp(-1, 1).acos(),
+                      torch.atan2(d[:, 2:3], d[:, 0:1])], 1)

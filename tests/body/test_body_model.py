@@ -119,3 +119,17 @@ def test_missing_and_malformed_asset_files(tmp_path):
         BodyModel.from_open_default(bad)
     with pytest.raises(AssetError, match="convert it first"):
         BodyModel.from_smpl_file(tmp_path / "SMPL_NEUTRAL.pkl")
+
+
+def test_posing_a_vertex_subset_matches_the_whole_mesh(body, face):
+    g = torch.Generator().manual_seed(3)
+    betas = torch.randn(2, 10, generator=g) * 0.5
+    eulers = torch.randn(2, 6, 3, generator=g) * 0.2
+    fid, exp = torch.randn(2, 80, generator=g) * 0.5, torch.rand(2, 52, generator=g) * 0.5
+    ids = torch.tensor([5038, 7285, 0, 13000, 7285, 991])  # nose, mouth corner, body vertices, a repeat
+    full = body(betas, eulers, rest_offsets=face.body_offsets(fid, exp))
+    sub = body(betas, eulers, rest_offsets=face.body_offsets(fid, exp, vertex_ids=ids), vertex_ids=ids)
+    assert torch.allclose(sub.vertices, full.vertices[:, ids], atol=1e-6)
+    assert torch.allclose(sub.vertex_transforms, full.vertex_transforms[:, ids], atol=1e-6)
+    assert torch.equal(sub.joints, full.joints)
+    assert torch.allclose(face.body_offsets(fid, exp, vertex_ids=ids), face.body_offsets(fid, exp)[:, ids])

@@ -7,7 +7,7 @@ import torch
 
 from aniportrait_hub.conditioning.mapping import FiLMParams
 from aniportrait_hub.deformation import ExpressionDeformer, PoseDeformer
-from aniportrait_hub.rendering.cameras import Camera, camera_rays, look_at, portrait_camera
+from aniportrait_hub.rendering.cameras import Camera, camera_rays, look_at, portrait_camera, project
 from aniportrait_hub.rendering.compositing import composite, sigma_to_alpha
 from aniportrait_hub.rendering.intersection import find_crossings
 
@@ -99,6 +99,15 @@ def test_portrait_camera_conventions():
     rot = look_at(torch.tensor([[1.0, 2.0, 3.0]]), torch.zeros(1, 3))
     assert torch.allclose(rot[0] @ rot[0].T, torch.eye(3), atol=1e-6)
     assert isinstance(cam, Camera)
+
+
+def test_projection_inverts_the_pixel_rays():
+    cam = portrait_camera(torch.tensor([[1.4, 1.9]], dtype=torch.float64), 1.895, 12.0, (0.0, -0.0183, -0.0959))
+    o, d = camera_rays(cam, 6, 8)
+    uv = project(cam, o + 1.7 * d, 6, 8)[0]
+    ys, xs = torch.meshgrid(torch.arange(6.0), torch.arange(8.0), indexing="ij")
+    centres = torch.stack([xs + 0.5, ys + 0.5], -1).reshape(-1, 2).double()
+    assert torch.allclose(uv, centres, atol=1e-9)  # pixel i covers [i, i + 1), as mediapipe's coordinates
 
 
 def test_film_truncation_is_a_lerp():

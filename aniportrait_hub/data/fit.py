@@ -1,0 +1,237 @@
+"""Label fitting: body and face model parameters and the camera from 2D landmarks.
+
+For a batch of photos, :func:`fit_labels` finds, by gradient descent through the body model
+(:class:`~aniportrait_hub.body.BodyModel`), the face model's offsets and the portrait camera
+(METHOD.md 1.2, 1.4), the labels that put our embedded landmarks
+(:mod:`aniportrait_hub.data.landmarks`) where mediapipe found them: camera (pitch, yaw), body
+shape, joint 12-17 Euler angles, face identity and expression, and the 2D similarity (scale,
+translation) from the canonical portrait frame into the photo, which defines the crop.
+
+What a single photo cannot tell apart is settled by priors (all config fields): the neck and
+head rotations are tied (``neck_share``); a camera turn and a head turn the other way give
+nearly the same face, and only the shoulders (and the priors) separate them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import torch
+
+from aniportrait_hub.body import BodyModel, FaceModel
+from aniportrait_hub.data.landmarks import LandmarkEmbedding
+from aniportrait_hub.rendering.cameras import face_camera_label, portrait_camera, project
+from aniportrait_hub.rendering.renderer import RenderSettings
+
+#: Expression units fitted by default: those landmarks can see (eyes, brows, mouth, jaw).
+FIT_UNITS = ("jawOpen", "mouthSmileLeft", "mouthSmileRight", "eyeBlinkLeft", "eyeBlinkRight", "browInnerUp",
+             "browDownLeft", "browDownRight", "browOuterUpLeft", "browOuterUpRight", "mouthPucker", "mouthFunnel",
+             "eyeWideLeft", "eyeWideRight", "mouthFrownLeft", "mouthFrownRight", "eyeSquintLeft", "eyeSquintRight",
+             "mouthStretchLeft", "mouthStretchRight", "mouthClose", "cheekPuff")
+
+
+@dataclasses.dataclass
+class FitConfig:
+    """Label-fitting settings (priors are our choices, close to the synthetic dataset's ranges)."""
+
+    steps: int = 300
+    """Adam steps (the first third fits only the similarity, camera and head rotation)."""
+    lr: float = 0.03
+    """Adam learning rate."""
+    landmark_sigma: float = 0.01
+    """Landmark noise, as a fraction of the crop side (residual / sigma is the unit of the loss)."""
+    shoulder_sigma: float = 0.03
+    """Noise of the pose shoulder landmarks (fraction of the crop side)."""
+    num_betas: int = 3
+    """Body shape components fitted (the rest stay 0)."""
+    beta_std: float = 0.8
+    """Prior std of each fitted body shape component."""
+    num_face_id: int = 20
+    """Face identity components fitted (the rest stay 0)."""
+    face_id_std: float = 0.8
+    """Prior std of each fitted identity component."""
+    expression_units: tuple[str, ...] = FIT_UNITS
+    """Expression units fitted (others stay 0); values kept in [0, 1]."""
+    expression_l1: float = 0.5
+    """L1 weight pulling expression units to 0 (sparse expressions)."""
+    neck_share: float = 0.25
+    """Share of the head's rotation given to the neck joint (12); the head joint (15) takes the rest."""
+    head_std: tuple[float, float, float] = (0.12, 0.4, 0.25)
+    """Prior std (rad) of the head rotation relative to the torso: roll, yaw, pitch."""
+    camera_std: tuple[float, float] = (0.08, 0.2)
+    """Prior std (rad) of the camera around frontal: pitch, yaw."""
+    shoulder_std: float = 0.15
+    """Prior std (rad) of the collar and shoulder joints' z rotation (shrugs, arm lift)."""
+
+
+@dataclasses.dataclass
+class FitResult:
+    """Fitted labels, numpy, batch first."""
+
+    camera: np.ndarray
+    """[B, 2] pitch, yaw."""
+    betas: np.ndarray
+    """[B, 10]."""
+    joint_eulers: np.ndarray
+    """[B, 6, 3]."""
+    face_id: np.ndarray
+    """[B, K]."""
+    expression: np.ndarray
+    """[B, E]."""
+    face_camera: np.ndarray
+    """[B, 6] head centre (3), distance, pitch, yaw of the face camera."""
+    scale: np.ndarray
+    """[B] photo pixels per canonical pixel."""
+    offset: np.ndarray
+    """[B, 2] photo position of the canonical frame's (0, 0) corner: photo = scale * canonical + offset."""
+    residual: np.ndarray
+    """[B] RMS face-landmark residual in canonical pixels."""
+    head_points: np.ndarray
+    """[B, 3] world head centre (for the face crop)."""
+
+
+class LabelFitter:
+    """Holds the models; :meth:`fit` is batched over photos."""
+
+    def __init__(self, body: BodyModel | None = None, face: FaceModel | None = None,
+                 embedding: LandmarkEmbedding | None = None, settings: RenderSettings | None = None,
+                 config: FitConfig | None = None):
+        self.body = body or BodyModel.from_open_default()
+        self.face = face or FaceModel.from_open_default()
+        self.emb = embedding or LandmarkEmbedding.load()
+        self.st = settings or RenderSettings()
+        self.cfg = config or FitConfig()
+        if self.face.exp_names is None:
+            raise ValueError("label fitting needs a face model with named expression units")
+        unknown = [u for u in self.cfg.expression_units if u not in self.face.exp_names]
+        if unknown:
+            raise ValueError(f"expression units {unknown} are not in the face model's basis")
+        self.units = [self.face.exp_names.index(u) for u in self.cfg.expression_units]
+        if self.body.num_vertices != self.emb.num_vertices:
+            raise ValueError(f"the landmark embedding is for a {self.emb.num_vertices}-vertex body, the body has "
+                             f"{self.body.num_vertices}; rebuild it with `python -m aniportrait_hub.data.landmarks`")
+        self.corner_ids = torch.as_tensor(self.emb.corner_ids)
+
+    # -- the model -----------------------------------------------------------------------------
+    def _camera(self, cam: torch.Tensor):
+        return portrait_camera(cam, self.st.portrait_radius, self.st.portrait_fov_deg, self.st.portrait_shift)
+
+    def _labels(self, p: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        b = p["head"].shape[0]
+        eul = torch.zeros(b, 6, 3)
+        eul[:, 0] = self.cfg.neck_share * p["head"]
+        eul[:, 3] = (1 - self.cfg.neck_share) * p["head"]
+        eul[:, 1:3, 0] = p["collars"]
+        eul[:, 4:6, 0] = p["shoulders"]
+        betas = torch.zeros(b, 10)
+        betas[:, :self.cfg.num_betas] = p["betas"]
+        face_id = torch.zeros(b, self.face.num_identity)
+        face_id[:, :self.cfg.num_face_id] = p["face_id"]
+        exp = torch.zeros(b, self.face.num_expression)
+        exp[:, self.units] = p["expression"]
+        camera = torch.stack([torch.pi / 2 + p["cam"][:, 0], torch.pi / 2 + p["cam"][:, 1]], -1)
+        return {"joint_eulers": eul, "betas": betas, "face_id": face_id, "expression": exp, "camera": camera}
+
+    def model_points(self, labels: dict[str, torch.Tensor], res: int):
+        """Canonical-frame pixel positions (crop side ``res``) of the face landmarks [B, L, 2]
+        and shoulders [B, 2, 2], and the body output (posed at the landmark corners only)."""
+        ids = self.corner_ids
+        out = self.body(labels["betas"], labels["joint_eulers"], vertex_ids=ids,
+                        rest_offsets=self.face.body_offsets(labels["face_id"], labels["expression"], vertex_ids=ids))
+        cam = self._camera(labels["camera"].double())
+        pts = torch.cat([self.emb.face_points(out.vertices, corners_only=True),
+                         self.emb.shoulder_points(out.joints, out.joint_transforms)], 1)
+        uv = project(cam, pts.double(), res, res).float()
+        n = len(self.emb.mesh_index)
+        return uv[:, :n], uv[:, n:], out
+
+    # -- fitting -------------------------------------------------------------------------------
+    def fit(self, face_lm: np.ndarray, shoulders: np.ndarray, res: int) -> FitResult:
+        """Fit labels to photo landmarks.
+
+        Args:
+            face_lm: [B, >=468, 2] mediapipe face-mesh landmarks (photo pixels).
+            shoulders: [B, 2, 2] mediapipe pose landmarks 11, 12 (photo pixels).
+            res: side of the canonical crop the similarity maps to (its pixels are the unit of
+                ``FitResult.scale``).
+        """
+        cfg = self.cfg
+        obs = torch.as_tensor(face_lm[:, self.emb.mesh_index], dtype=torch.float32)
+        obs_sh = torch.as_tensor(shoulders, dtype=torch.float32)
+        b = obs.shape[0]
+        p = {"head": torch.zeros(b, 3), "collars": torch.zeros(b, 2), "shoulders": torch.zeros(b, 2),
+             "betas": torch.zeros(b, cfg.num_betas), "face_id": torch.zeros(b, cfg.num_face_id),
+             "expression": torch.zeros(b, len(self.units)), "cam": torch.zeros(b, 2)}
+        # Initial similarity: least squares (scale + translation) of the mean frontal model onto the photo.
+        with torch.no_grad():
+            uv0, sh0, _ = self.model_points(self._labels(p), res)
+        src = torch.cat([uv0, sh0], 1)
+        dst = torch.cat([obs, obs_sh], 1)
+        sc, dc = src.mean(1, keepdim=True), dst.mean(1, keepdim=True)
+        scale = ((src - sc) * (dst - dc)).sum((1, 2)) / ((src - sc) ** 2).sum((1, 2))
+        p["log_scale"] = scale.clamp_min(1e-3).log()
+        p["offset"] = (dc - scale[:, None, None] * sc)[:, 0] / res  # in crop sides, so Adam's steps suit it
+        for v in p.values():
+            v.requires_grad_(True)
+        rigid = ["log_scale", "offset", "head", "cam"]
+        opt = torch.optim.Adam([p[k] for k in p], lr=cfg.lr)
+        head_std = torch.tensor(cfg.head_std)
+        cam_std = torch.tensor(cfg.camera_std)
+        for step in range(cfg.steps):
+            opt.zero_grad(set_to_none=True)
+            lab = self._labels(p)
+            uv, sh, _ = self.model_points(lab, res)
+            s = p["log_scale"].exp()[:, None, None]
+            q_obs = (obs - res * p["offset"][:, None]) / s  # photo -> canonical pixels
+            q_sh = (obs_sh - res * p["offset"][:, None]) / s
+            r_face = (uv - q_obs) / (cfg.landmark_sigma * res)
+            r_sh = (sh - q_sh) / (cfg.shoulder_sigma * res)
+            loss = (torch.nn.functional.huber_loss(r_face, torch.zeros_like(r_face), reduction="none", delta=3.0).sum((1, 2))
+                    + (r_sh ** 2).sum((1, 2))
+                    + ((p["head"] / head_std) ** 2).sum(1) + ((p["cam"] / cam_std) ** 2).sum(1)
+                    + ((torch.cat([p["collars"], p["shoulders"]], 1) / cfg.shoulder_std) ** 2).sum(1)
+                    + ((p["betas"] / cfg.beta_std) ** 2).sum(1) + ((p["face_id"] / cfg.face_id_std) ** 2).sum(1)
+                    + cfg.expression_l1 * p["expression"].abs().sum(1))
+            loss.sum().backward()
+            if step < cfg.steps // 3:
+                for k, v in p.items():
+                    if k not in rigid:
+                        v.grad = None
+            opt.step()
+            with torch.no_grad():
+                p["expression"].clamp_(0, 1)
+        with torch.no_grad():
+            lab = self._labels(p)
+            uv, _, out = self.model_points(lab, res)
+            s = p["log_scale"].exp()
+            q_obs = (obs - res * p["offset"][:, None]) / s[:, None, None]
+            residual = (uv - q_obs).norm(dim=-1).pow(2).mean(1).sqrt()
+            head = out.head_transform[:, :3, 3]
+            face_cam = face_camera_label(self._camera(lab["camera"].double()), head.double(), self.st.face_distance)
+        return FitResult(camera=lab["camera"].numpy(), betas=lab["betas"].numpy(),
+                         joint_eulers=lab["joint_eulers"].numpy(), face_id=lab["face_id"].numpy(),
+                         expression=lab["expression"].numpy(), face_camera=face_cam.numpy(),
+                         scale=s.numpy(), offset=res * p["offset"].detach().numpy(), residual=residual.numpy(),
+                         head_points=head.numpy())
+
+
+def head_orientations(body: BodyModel, joint_eulers: np.ndarray, camera: np.ndarray,
+                      settings: RenderSettings | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Head rotation [roll, yaw, pitch] (rad, Euler z-y-x as the labels) relative to the torso,
+    and relative to the camera (as a face tracker sees it; zero for the canonical pose seen by
+    the frontal camera), for label arrays [B, 6, 3] and [B, 2]."""
+    from scipy.spatial.transform import Rotation
+
+    st = settings or RenderSettings()
+    with torch.no_grad():
+        out = body(torch.zeros(len(camera), 10), torch.as_tensor(joint_eulers, dtype=torch.float32))
+        rel = out.joint_transforms[:, 15, :3, :3].double()
+        c = portrait_camera(torch.as_tensor(camera, dtype=torch.float64), st.portrait_radius, st.portrait_fov_deg,
+                            st.portrait_shift).cam_to_world
+        cf = portrait_camera(torch.full_like(torch.as_tensor(camera, dtype=torch.float64), torch.pi / 2),
+                             st.portrait_radius, st.portrait_fov_deg, st.portrait_shift).cam_to_world
+        in_cam = c.transpose(1, 2) @ rel @ cf
+    torso = Rotation.from_matrix(rel.numpy()).as_euler("ZYX")
+    cam = Rotation.from_matrix(in_cam.numpy()).as_euler("ZYX")
+    return torso, cam
