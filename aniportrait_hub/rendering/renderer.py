@@ -34,6 +34,7 @@ from aniportrait_hub.deformation.pose_deformer import PoseDeformer
 from aniportrait_hub.fields.manifold import ManifoldPredictor
 from aniportrait_hub.fields.radiance import RadianceGenerator
 from aniportrait_hub.rendering.baking import bake_radiance_maps, lookup_maps, manifold_heights
+from aniportrait_hub.rendering.compositing import sigma_to_alpha
 from aniportrait_hub.rendering.cameras import Camera, camera_rays, face_camera, portrait_camera
 from aniportrait_hub.rendering.compositing import composite
 from aniportrait_hub.rendering.intersection import find_crossings
@@ -134,12 +135,14 @@ class RenderOutput:
 
 @dataclasses.dataclass
 class Geometry:
-    """Intersections of a camera's rays: canonical xy [B, R, L, 2], distance and validity [B, R, L]."""
+    """Intersections of a camera's rays: canonical xy [B, R, L, 2], distance and validity
+    [B, R, L]; canonical z [B, R, L] where known (not after upsampling)."""
 
     xy: torch.Tensor
     dist: torch.Tensor
     valid: torch.Tensor
     resolution: int
+    z: torch.Tensor | None = None
 
     def upsample(self, resolution: int) -> "Geometry":
         """Bilinear upsampling of valid intersections (validity-weighted, so misses never
@@ -210,14 +213,14 @@ class PortraitRenderer:
         return manifold_heights(self.manifold, st.map_resolution, st.map_x_range, st.map_y_range,
                                 st.bake_z_range, st.bake_z_samples)
 
-    @torch.no_grad()
     def bake(self, face_id: torch.Tensor, betas: torch.Tensor, noise: torch.Tensor,
              radiance_film: FiLMParams | None = None, sr_style: torch.Tensor | None = None,
              heights: tuple[torch.Tensor, torch.Tensor] | None = None) -> IdentityCache:
         """Radiance maps and their super-resolution for B identities.
 
         ``radiance_film`` / ``sr_style`` override the mappings of [face_id, noise] (truncation);
-        ``heights`` is :meth:`manifold_heights`, computed here if None.
+        ``heights`` is :meth:`manifold_heights`, computed here if None. Differentiable (the
+        pipeline calls it under ``no_grad``; training U goes through it).
         """
         st = self.settings
         z = torch.cat([face_id, noise], -1)
@@ -230,7 +233,6 @@ class PortraitRenderer:
         return IdentityCache(face_id, betas, noise, maps, maps_hr)
 
     # ------------------------------------------------------------------ per frame
-    @torch.no_grad()
     def render(self, cache: IdentityCache, expression: torch.Tensor, joint_eulers: torch.Tensor,
                camera: torch.Tensor, resolution: int, *, fast: bool = True, face_resolution: int | None = None,
                field: FieldGrid | None = None) -> RenderOutput:
@@ -240,6 +242,8 @@ class PortraitRenderer:
             expression: [B, E]; joint_eulers: [B, 6, 3]; camera: [B, 2] (pitch, yaw).
             resolution: output side. face_resolution: face-camera side (None: no face image).
             field: the precomputed :class:`FieldGrid` (fast path; computed here if None).
+
+        Differentiable with respect to the cached maps (the pipeline calls it under ``no_grad``).
         """
         st = self.settings
         # 1. Posed body and the frame's expression modulation.
@@ -267,6 +271,54 @@ class PortraitRenderer:
                             _to_image(high.depth.unsqueeze(-1), resolution),
                             _to_image(high.mask.unsqueeze(-1), resolution), face)
 
+    def render_direct(self, film: FiLMParams, face_id: torch.Tensor, betas: torch.Tensor, expression: torch.Tensor,
+                      joint_eulers: torch.Tensor, camera: torch.Tensor, resolution: int,
+                      face_resolution: int | None = None) -> RenderOutput:
+        """Render without the per-identity bake: phi evaluated at the intersections themselves
+        (GRAM's way; what stage 1 trains). Differentiable with respect to phi and its mapping,
+        M, D^p and D^e; geometry as the fast path (skinning, D^p and D^e on the frustum grid)
+        with M evaluated at the samples. The view direction is the bake's fixed (0, 0, -1), so
+        a model trained this way renders the same through the baked maps.
+
+        Args:
+            film: radiance FiLM parameters [B, ...] (``radiance.mapping([face_id, noise])``).
+            face_id [B, K], betas [B, 10], expression [B, E], joint_eulers [B, 6, 3], camera [B, 2].
+        Returns:
+            :class:`RenderOutput` (``image`` and ``low_res_image`` are the same render).
+        """
+        st = self.settings
+        body_out = self.body(betas, joint_eulers)
+        exp_film = self.expression_deformer.mapping(face_id, expression)
+        cam = portrait_camera(camera, st.portrait_radius, st.portrait_fov_deg, st.portrait_shift)
+        geo = self.geometry(cam, st.portrait_radius, st.ray_half_depth, resolution, body_out, exp_film, True, None)
+        comp = self.shade_direct(geo, film)
+        face = None
+        if face_resolution:
+            fcam = face_camera(cam, body_out.head_transform[:, :3, 3], st.face_distance, st.face_fov_deg)
+            fgeo = self.geometry(fcam, st.face_distance, st.face_half_depth, face_resolution, body_out, exp_film,
+                                 True, None)
+            face = _to_image(self.shade_direct(fgeo, film).image, face_resolution)
+        image = _to_image(comp.image, resolution)
+        return RenderOutput(image, image, _to_image(comp.depth.unsqueeze(-1), resolution),
+                            _to_image(comp.mask.unsqueeze(-1), resolution), face)
+
+    def shade_direct(self, geo: Geometry, film: FiLMParams):
+        """phi at the valid intersections (one identity at a time: FiLM is per identity) and
+        compositing -> ``Composite`` over [B, R]."""
+        pts = torch.cat([geo.xy, geo.z.unsqueeze(-1)], -1)  # [B, R, L, 3]
+        rgb = pts.new_zeros(pts.shape)
+        alpha = pts.new_zeros(pts.shape[:-1])
+        for i in range(pts.shape[0]):
+            m = geo.valid[i]
+            p = pts[i][m].unsqueeze(0)  # [1, N, 3]
+            if p.shape[1] == 0:
+                continue
+            out = self.radiance(p, p.new_tensor([0.0, 0.0, -1.0]).expand_as(p),
+                                FiLMParams(film.freqs[i:i + 1], film.phases[i:i + 1]))
+            rgb = _put(rgb, i, m, out.rgb[0])
+            alpha = _put(alpha, i, m, sigma_to_alpha(out.sigma[0]))
+        return composite(rgb, alpha, geo.dist, geo.valid)
+
     def _face_image(self, cam: Camera, body_out: BodyOutput, cache: IdentityCache, exp_film: FiLMParams,
                     face_resolution: int, fast: bool, field: FieldGrid | None) -> torch.Tensor:
         """The face camera looks at the posed head centre (the neutral face centre, carried by
@@ -289,7 +341,8 @@ class PortraitRenderer:
 
     def geometry(self, cam: Camera, center: float, half_depth: float, res: int, body_out: BodyOutput,
                  exp_film: FiLMParams, fast: bool, field: FieldGrid | None) -> Geometry:
-        """Intersections of the camera's res x res rays with the deformed manifolds."""
+        """Intersections of the camera's res x res rays with the deformed manifolds (fast path
+        with ``field`` None: M is evaluated at the samples, not read from its grid)."""
         st = self.settings
         s_n = st.samples_per_ray
         # 1. Ray samples in the posed (target) space.
@@ -302,8 +355,12 @@ class PortraitRenderer:
             with record_function("geometry/deform_grid"):
                 x_c = self._grid_canonical(cam, center, half_depth, res, body_out, exp_film)  # [B, R, S, 3]
             with record_function("geometry/field"):
-                s, in_grid = field.lookup(x_c.view(x_c.shape[0], -1, 3))
-                s, usable = s.view(usable.shape), usable & in_grid.view(usable.shape)
+                if field is not None:
+                    s, in_grid = field.lookup(x_c.view(x_c.shape[0], -1, 3))
+                    s, usable = s.view(usable.shape), usable & in_grid.view(usable.shape)
+                else:  # M itself at the usable samples (differentiable: the direct path)
+                    s = x_c.new_zeros(usable.shape)
+                    s = s.masked_scatter(usable, self.manifold(x_c[usable]).to(s.dtype))
         else:
             # 2. Pose: nearest-vertex skinning transforms smoothed by D^p, inverted (Eq. 4-5).
             with record_function("geometry/deform"):
@@ -316,9 +373,9 @@ class PortraitRenderer:
         # 5. First downward crossings, interpolated canonical xy and distance.
         with record_function("geometry/crossings"):
             cr = find_crossings(s, self.manifold.levels, usable)
-            xy = cr.gather(x_c[..., :2])  # [B, R, L, 2]
+            xyz = cr.gather(x_c)  # [B, R, L, 3]
             dist = cr.gather(t.view(1, 1, -1, 1).expand(*x_c.shape[:3], 1))[..., 0]
-        return Geometry(xy, dist, cr.valid, res)
+        return Geometry(xyz[..., :2], dist, cr.valid, res, xyz[..., 2])
 
     # ------------------------------------------------------------------ steps
     def _near_body(self, x_t: torch.Tensor, body_out: BodyOutput) -> torch.Tensor:
@@ -380,6 +437,12 @@ class PortraitRenderer:
                 sub = FiLMParams(film.freqs[i:i + 1], film.phases[i:i + 1])
                 out[i, idx] = self.expression_deformer(flat[i:i + 1, idx], sub)[0]
         return out.view_as(x_p)
+
+
+def _put(target: torch.Tensor, i: int, mask: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+    """``target`` with ``target[i][mask] = values`` (out of place, so autograd follows it)."""
+    row = target[i].masked_scatter(mask.unsqueeze(-1) if target.dim() == 4 else mask, values)
+    return torch.cat([target[:i], row.unsqueeze(0), target[i + 1:]])
 
 
 def _to_image(values: torch.Tensor, res: int) -> torch.Tensor:

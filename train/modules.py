@@ -1,0 +1,197 @@
+"""The trainable assemblies: the generator as one module whose ``forward`` renders a batch and
+its regularisers (so DDP sees one forward per backward), the three discriminators as one
+module, and the EMA copy.
+
+The library's modules do not know they are trained (DESIGN.md); everything about stages,
+losses and freezing lives here and in ``train.py``.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from aniportrait_hub.body.skinning import inverse_skinning
+from aniportrait_hub.models.discriminator import PortraitDiscriminator
+from aniportrait_hub.pipelines.pipeline import AniPortraitGAN
+from aniportrait_hub.rendering.baking import bake_radiance_maps
+from aniportrait_hub.rendering.cameras import camera_rays, portrait_camera
+from aniportrait_hub.rendering.renderer import IdentityCache, PortraitRenderer
+
+from train.config import LossConfig
+from train.data import Conditions, RegPoints
+
+#: Sub-networks trained in each stage (METHOD.md 1.7).
+STAGE_MODULES = {1: ("manifold", "radiance", "pose_deformer", "expression_deformer"), 2: ("superres",)}
+GENERATOR_MODULES = ("manifold", "radiance", "pose_deformer", "expression_deformer", "superres")
+
+
+@dataclasses.dataclass
+class GeneratorOutput:
+    image: torch.Tensor
+    """[B, 3, R, R] portrait in [0, 1]."""
+    face: torch.Tensor
+    """[B, 3, Rf, Rf] face-camera image."""
+    depth: torch.Tensor
+    """[B, 1, R, R]."""
+    regularisers: dict[str, torch.Tensor]
+    """Unweighted regulariser terms (scalars)."""
+
+
+class TrainGenerator(nn.Module):
+    """The pipeline's networks as one module; ``forward(conditions)`` renders (stage 1: phi at
+    the intersections, differentiable in every network but U; stage 2: the bake with U, then
+    lookups, differentiable in U only)."""
+
+    def __init__(self, pipe: AniPortraitGAN, stage: int, resolution: int, face_resolution: int):
+        super().__init__()
+        for name in GENERATOR_MODULES:
+            self.add_module(name, getattr(pipe, name))
+        self.stage, self.resolution, self.face_resolution = stage, resolution, face_resolution
+        self.settings = pipe.render_settings
+        self.body = pipe.assets.body_model()
+        self.face_model = pipe.assets.face_model()
+        for name in GENERATOR_MODULES:
+            getattr(self, name).requires_grad_(name in STAGE_MODULES[stage])
+        # The body / face models are data (smplx keeps unused pose parameters; a trainable
+        # parameter without a gradient would stall DDP's reduction).
+        self.body.requires_grad_(False)
+        self.face_model.requires_grad_(False)
+        self._heights = None
+        self._field = None
+
+    def renderer(self) -> PortraitRenderer:
+        return PortraitRenderer(self.settings, self.body, self.manifold, self.radiance, self.pose_deformer,
+                                self.expression_deformer, self.superres)
+
+    def forward(self, cond: Conditions, reg: RegPoints | None = None) -> GeneratorOutput:
+        """Render the conditions' batch; with ``reg`` (stage 1) also the regulariser terms."""
+        r = self.renderer()
+        z = torch.cat([cond.face_id, cond.noise], -1)
+        if self.stage == 1:
+            film = self.radiance.mapping(z)
+            out = r.render_direct(film, cond.face_id, cond.betas, cond.expression, cond.joint_eulers, cond.camera,
+                                  self.resolution, self.face_resolution)
+            regs = self.regularisers(cond, reg) if reg is not None else {}
+            return GeneratorOutput(out.image, out.face_image, out.depth, regs)
+        # Stage 2: frozen geometry and phi (maps), trained U.
+        with torch.no_grad():
+            if self._heights is None:
+                self._heights, self._field = r.manifold_heights(), r.field_grid()
+            maps = bake_radiance_maps(self._heights, self.radiance, self.radiance.mapping(z),
+                                      self.settings.map_resolution)
+        maps_hr = self.superres(maps, self.superres.mapping(z))
+        cache = IdentityCache(cond.face_id, cond.betas, cond.noise, maps, maps_hr)
+        out = r.render(cache, cond.expression, cond.joint_eulers, cond.camera, self.resolution, fast=True,
+                       face_resolution=self.face_resolution, field=self._field)
+        return GeneratorOutput(out.image, out.face_image, out.depth, {})
+
+    # ------------------------------------------------------------------ regularisers (stage 1)
+    def regularisers(self, cond: Conditions, reg: RegPoints, grid: tuple[int, int, int] = (8, 16, 16)):
+        """Eq. 10-13 (unweighted), each a mean over the batch. Random points come in ``reg``."""
+        b = cond.face_id.shape[0]
+        dev = cond.face_id.device
+        exp_film = self.expression_deformer.mapping(cond.face_id, cond.expression)
+        # Eq. 10: at expressive face points, D^e undoes the 3DMM expression offset.
+        fm = self.face_model
+        ids = fm.body_vertex_ids[reg.face_vertices.to(dev)]
+        zero = torch.zeros_like(cond.joint_eulers)
+        with torch.no_grad():
+            x_p = self.body(cond.betas, zero, vertex_ids=ids,
+                            rest_offsets=fm.body_offsets(cond.face_id, cond.expression, vertex_ids=ids)).neutral_vertices
+            x_n = self.body(cond.betas, zero, vertex_ids=ids,
+                            rest_offsets=fm.body_offsets(cond.face_id, None, vertex_ids=ids)).neutral_vertices
+        imitation = (self.expression_deformer(x_p, exp_film) - (x_n - x_p)).pow(2).sum(-1).mean()
+        # Eq. 12-13: random points of D^e's support box.
+        cfg = self.expression_deformer.config
+        c, h = torch.tensor(cfg.region_center, device=dev), torch.tensor(cfg.region_half_size, device=dev)
+        x = c + reg.box.to(dev) * h  # reg.box in [-1, 1]
+        delta = reg.delta.to(dev)
+        d_x = self.expression_deformer(x, exp_film)
+        smooth_e = (d_x - self.expression_deformer(x + delta, exp_film)).pow(2).sum(-1).mean()
+        minimal = d_x.pow(2).sum(-1).mean()
+        # Eq. 11: D^p(T) vs AvgPool(T) on a coarse grid of the portrait frustum.
+        with torch.no_grad():
+            body_out = self.body(cond.betas, cond.joint_eulers)
+            st = self.settings
+            cam = portrait_camera(cond.camera, st.portrait_radius, st.portrait_fov_deg, st.portrait_shift)
+            dn, hn, wn = grid
+            o, d = camera_rays(cam, hn, wn)
+            t = torch.linspace(st.portrait_radius - st.ray_half_depth, st.portrait_radius + st.ray_half_depth, dn,
+                               dtype=o.dtype, device=dev)
+            pts = o.unsqueeze(2) + d.unsqueeze(2) * t.view(1, 1, -1, 1)
+            sk = inverse_skinning(pts.reshape(b, -1, 3), body_out, self.body.candidate_vertex_ids, return_transforms=True)
+            tgrid = sk.transforms.reshape(b, hn, wn, dn, 16).permute(0, 4, 3, 1, 2)  # [B, 16, D, H, W]
+            k = self.pose_deformer.config.kernel
+            pad = [k[2] // 2, k[2] // 2, k[1] // 2, k[1] // 2, k[0] // 2, k[0] // 2]
+            pooled = F.avg_pool3d(F.pad(tgrid, pad, mode="replicate"), tuple(k), stride=1)
+        smooth_p = (self.pose_deformer(tgrid) - pooled).pow(2).mean()
+        return {"imitation": imitation, "expression_smoothness": smooth_e, "minimal_deformation": minimal,
+                "pose_smoothness": smooth_p}
+
+
+class Discriminators(nn.Module):
+    """D_whole (portrait), D_face (face-camera image), D_torso (lower quarter of the portrait)."""
+
+    def __init__(self, resolution: int, face_resolution: int, channel_base: int, channel_max: int, mbstd_group: int,
+                 camera: bool):
+        super().__init__()
+        kw = dict(channel_base=channel_base, channel_max=channel_max, mbstd_group=mbstd_group,
+                  camera_dim=2 if camera else 0)
+        self.whole = PortraitDiscriminator(resolution=resolution, **kw)
+        self.face = PortraitDiscriminator(resolution=face_resolution, **kw)
+        self.torso = PortraitDiscriminator(resolution=resolution // 4, aspect=4, **kw)
+
+    @staticmethod
+    def torso_strip(image: torch.Tensor) -> torch.Tensor:
+        """The lower quarter of portraits [B, 3, R, R] -> [B, 3, R/4, R]."""
+        r = image.shape[-2]
+        return image[..., r - r // 4:, :]
+
+    def logits(self, image: torch.Tensor, face: torch.Tensor, camera: torch.Tensor | None = None) -> dict:
+        """Logits [B] of each discriminator for one set of images."""
+        return {"whole": self.whole(image, camera), "face": self.face(face, camera),
+                "torso": self.torso(self.torso_strip(image), camera)}
+
+    def forward(self, *sets: tuple) -> list[dict]:
+        """Logits of each set of (image, face, camera) -- reals and fakes as separate sets in
+        one call (one DDP forward; minibatch-std groups never mix reals with fakes)."""
+        return [self.logits(*s) for s in sets]
+
+
+class EMA:
+    """Exponential moving average of the trained generator networks (fp32; buffers copied)."""
+
+    def __init__(self, gen: TrainGenerator, decay: float):
+        self.decay = decay
+        self.modules = {n: copy.deepcopy(getattr(gen, n)).float().requires_grad_(False) for n in GENERATOR_MODULES}
+
+    @torch.no_grad()
+    def update(self, gen: TrainGenerator, trained: tuple[str, ...]) -> None:
+        for n in GENERATOR_MODULES:
+            src, dst = getattr(gen, n), self.modules[n]
+            for ps, pd in zip(src.parameters(), dst.parameters()):
+                if n in trained:
+                    pd.lerp_(ps.detach().float(), 1 - self.decay)
+                else:
+                    pd.copy_(ps.detach())
+            for bs, bd in zip(src.buffers(), dst.buffers()):
+                bd.copy_(bs)
+
+    def state_dict(self) -> dict:
+        return {n: m.state_dict() for n, m in self.modules.items()}
+
+    def load_state_dict(self, state: dict) -> None:
+        for n, m in self.modules.items():
+            m.load_state_dict(state[n])
+
+
+def loss_regularisers(regs: dict[str, torch.Tensor], cfg: LossConfig) -> dict[str, torch.Tensor]:
+    """Weighted regulariser terms (only the non-zero weights)."""
+    weights = {"imitation": cfg.imitation, "expression_smoothness": cfg.expression_smoothness,
+               "minimal_deformation": cfg.minimal_deformation, "pose_smoothness": cfg.pose_smoothness}
+    return {k: weights[k] * v for k, v in regs.items() if weights[k]}
