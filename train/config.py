@@ -71,7 +71,10 @@ class LossConfig:
     minimal_deformation: float = 0.1
     """Minimal expression deformation (Eq. 13): small D^e (our weight)."""
     landmark: float = 0.0
-    """Landmark loss (Eq. 9) through a face-coefficient estimator (0 = off)."""
+    """Landmark loss (Eq. 9) through a face-coefficient estimator (0 = off; 1 cm units)."""
+    face_estimator: str = ""
+    """Folder of the estimator (``FaceCoefficientEstimator.from_pretrained``; trained by
+    ``train/face_estimator.py``) the landmark loss reads generated faces with."""
 
 
 @dataclasses.dataclass
@@ -90,6 +93,9 @@ class OptimConfig:
     """Gradient-norm clipping of the discriminators (0 = off)."""
     ema_decay: float = 0.999
     """EMA decay of the generator (fp32 copy, buffers copied)."""
+    ema_rampup: bool = True
+    """Decay min(ema_decay, (1 + step) / (10 + step)): early samples follow the generator, not
+    its initialisation (our choice, common in GAN code)."""
 
 
 @dataclasses.dataclass
@@ -146,6 +152,8 @@ class TrainConfig:
                 raise ValueError(f"{name} must be a power of two >= 16 (discriminator blocks halve it), got {v}")
         if self.data.batch_size < 1:
             raise ValueError(f"data.batch_size must be >= 1, got {self.data.batch_size}")
+        if self.loss.landmark > 0 and not self.loss.face_estimator:
+            raise ValueError("loss.landmark > 0 needs loss.face_estimator: a folder written by train/face_estimator.py")
         if self.loss.r1_interval < 1:
             raise ValueError(f"loss.r1_interval must be >= 1, got {self.loss.r1_interval}")
 

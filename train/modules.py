@@ -47,7 +47,8 @@ class TrainGenerator(nn.Module):
     the intersections, differentiable in every network but U; stage 2: the bake with U, then
     lookups, differentiable in U only)."""
 
-    def __init__(self, pipe: AniPortraitGAN, stage: int, resolution: int, face_resolution: int):
+    def __init__(self, pipe: AniPortraitGAN, stage: int, resolution: int, face_resolution: int,
+                 trainable: bool = True):
         super().__init__()
         for name in GENERATOR_MODULES:
             self.add_module(name, getattr(pipe, name))
@@ -56,7 +57,7 @@ class TrainGenerator(nn.Module):
         self.body = pipe.assets.body_model()
         self.face_model = pipe.assets.face_model()
         for name in GENERATOR_MODULES:
-            getattr(self, name).requires_grad_(name in STAGE_MODULES[stage])
+            getattr(self, name).requires_grad_(trainable and name in STAGE_MODULES[stage])
         # The body / face models are data (smplx keeps unused pose parameters; a trainable
         # parameter without a gradient would stall DDP's reduction).
         self.body.requires_grad_(False)
@@ -64,12 +65,26 @@ class TrainGenerator(nn.Module):
         self._heights = None
         self._field = None
 
+    def enable_network_autocast(self, dtype: torch.dtype = torch.bfloat16) -> None:
+        """Mixed precision for the networks only (M, phi, D^e, U and their mappings run under
+        autocast and hand float32 back); body model, skinning, D^p, rays, intersections and
+        compositing stay float32 (``forward`` turns any outer autocast off)."""
+        for name in ("manifold", "radiance", "expression_deformer", "superres"):
+            mod = getattr(self, name)
+            for m in (mod, getattr(mod, "mapping_net", None)):
+                if m is not None:
+                    m.forward = _autocast_forward(m, dtype)
+
     def renderer(self) -> PortraitRenderer:
         return PortraitRenderer(self.settings, self.body, self.manifold, self.radiance, self.pose_deformer,
                                 self.expression_deformer, self.superres)
 
     def forward(self, cond: Conditions, reg: RegPoints | None = None) -> GeneratorOutput:
         """Render the conditions' batch; with ``reg`` (stage 1) also the regulariser terms."""
+        with torch.autocast(device_type=cond.face_id.device.type, enabled=False):
+            return self._forward(cond, reg)
+
+    def _forward(self, cond: Conditions, reg: RegPoints | None) -> GeneratorOutput:
         r = self.renderer()
         z = torch.cat([cond.face_id, cond.noise], -1)
         if self.stage == 1:
@@ -134,6 +149,27 @@ class TrainGenerator(nn.Module):
                 "pose_smoothness": smooth_p}
 
 
+def _float(x):
+    if torch.is_tensor(x):
+        return x.float() if x.is_floating_point() else x
+    if dataclasses.is_dataclass(x):
+        return type(x)(**{f.name: _float(getattr(x, f.name)) for f in dataclasses.fields(x)})
+    return x
+
+
+def _autocast_forward(module: nn.Module, dtype: torch.dtype):
+    """``module.forward`` under autocast, outputs back in float32 (an instance attribute, so the
+    class and deep copies of the module -- the EMA -- are untouched)."""
+    fwd = type(module).forward
+
+    def run(*args, **kwargs):
+        dev = next(module.parameters()).device.type
+        with torch.autocast(device_type=dev, dtype=dtype):
+            return _float(fwd(module, *args, **kwargs))
+
+    return run
+
+
 class Discriminators(nn.Module):
     """D_whole (portrait), D_face (face-camera image), D_torso (lower quarter of the portrait)."""
 
@@ -171,12 +207,15 @@ class EMA:
         self.modules = {n: copy.deepcopy(getattr(gen, n)).float().requires_grad_(False) for n in GENERATOR_MODULES}
 
     @torch.no_grad()
-    def update(self, gen: TrainGenerator, trained: tuple[str, ...]) -> None:
+    def update(self, gen: TrainGenerator, trained: tuple[str, ...], step: int | None = None) -> None:
+        """One EMA step; with ``step``, the decay ramps up as min(decay, (1 + step) / (10 + step))
+        so that early in a run the average follows the generator instead of its initialisation."""
+        decay = self.decay if step is None else min(self.decay, (1 + step) / (10 + step))
         for n in GENERATOR_MODULES:
             src, dst = getattr(gen, n), self.modules[n]
             for ps, pd in zip(src.parameters(), dst.parameters()):
                 if n in trained:
-                    pd.lerp_(ps.detach().float(), 1 - self.decay)
+                    pd.lerp_(ps.detach().float(), 1 - decay)
                 else:
                     pd.copy_(ps.detach())
             for bs, bd in zip(src.buffers(), dst.buffers()):

@@ -67,6 +67,17 @@ class Trainer:
         disc = Discriminators(cfg.resolution, cfg.face_resolution, cfg.model.d_channel_base, cfg.model.d_channel_max,
                               cfg.model.d_mbstd_group, cfg.model.d_camera_conditioning)
         self.ema = EMA(gen, cfg.optim.ema_decay)
+        if cfg.mixed_precision == "bf16":
+            gen.enable_network_autocast(torch.bfloat16)  # after the EMA copy: it stays plain float32
+        self.estimator = None
+        if cfg.loss.landmark > 0:
+            from aniportrait_hub.models.face_estimator import FaceCoefficientEstimator
+
+            est = FaceCoefficientEstimator.from_pretrained(cfg.loss.face_estimator)
+            if est.config.basis_name != pipe.assets.config.basis_name:
+                raise ValueError(f"face estimator reads the {est.config.basis_name!r} basis, the model uses "
+                                 f"{pipe.assets.config.basis_name!r}")
+            self.estimator = est.requires_grad_(False).eval().to(self.acc.device)
         o = cfg.optim
         opt_g = torch.optim.Adam([p for p in gen.parameters() if p.requires_grad], lr=o.lr_g, betas=o.betas, eps=o.eps)
         opt_d = torch.optim.Adam(disc.parameters(), lr=o.lr_d, betas=o.betas, eps=o.eps)
@@ -78,9 +89,10 @@ class Trainer:
             state = json.loads((ckpt / "trainer_state.json").read_text())
             self._check_compatible(state["config"])
             self.step = state["step"]
-        if self.acc.is_main_process:
+        if self.acc.is_main_process:  # the first config stays; each resume records its own
             self.out.mkdir(parents=True, exist_ok=True)
-            (self.out / "config.json").write_text(json.dumps(config_dict(cfg), indent=1))
+            name = "config.json" if self.step == 0 else f"config-resume-{self.step:07d}.json"
+            (self.out / name).write_text(json.dumps(config_dict(cfg), indent=1))
         self.acc.init_trackers("train", config={k: v for k, v in _flat(config_dict(cfg)).items()})
         self.fixed = self.data.conditions(12345, 0, cfg.num_samples, self.noise_dim, stream=7)
 
@@ -135,8 +147,19 @@ class Trainer:
             for old in done[:-self.cfg.keep_checkpoints]:
                 shutil.rmtree(old, ignore_errors=True)
             self.export_pipeline()
+            self.write_curves()
         self.acc.wait_for_everyone()
         return final
+
+    def write_curves(self) -> None:
+        """``curves.png`` from the tensorboard log (flushed first)."""
+        from train.curves import plot
+
+        try:
+            self.acc.get_tracker("tensorboard", unwrap=True).flush()
+        except (ValueError, AttributeError):
+            return
+        plot(self.out)
 
     def ema_pipeline(self):
         """The EMA generator as an :class:`AniPortraitGAN` (shares the assets and priors)."""
@@ -168,7 +191,7 @@ class Trainer:
         from PIL import Image
 
         cfg = self.cfg
-        gen = TrainGenerator(self.ema_pipeline(), cfg.stage, cfg.resolution, cfg.face_resolution)
+        gen = TrainGenerator(self.ema_pipeline(), cfg.stage, cfg.resolution, cfg.face_resolution, trainable=False)
         out = gen(self.fixed)
         r = cfg.resolution
         face = torch.nn.functional.interpolate(out.face, size=(r, r), mode="bilinear", align_corners=False)
@@ -242,6 +265,11 @@ class Trainer:
         fl = disc_raw.logits(out.image, out.face, cond.camera)
         gterms = {f"G/{name}": getattr(cfg.loss, weight) * g_nonsaturating(fl[name]) for name, _, weight in DISCRIMINATORS}
         gterms.update({f"reg/{k}": v for k, v in loss_regularisers(out.regularisers, cfg.loss).items()})
+        if self.estimator is not None:  # Eq. 9 through the frozen estimator
+            from aniportrait_hub.models.face_estimator import landmark_loss
+
+            gterms["reg/landmark"] = cfg.loss.landmark * landmark_loss(
+                gen_raw.face_model, cond.face_id, cond.expression, self.estimator(out.face))
         check_finite(gterms, self.step)
         g_loss = sum(gterms.values())
         self.opt_g.zero_grad(set_to_none=True)
@@ -249,7 +277,7 @@ class Trainer:
         logs["grad_norm/G"] = _clip(acc, self.gen, cfg.optim.grad_clip)
         self.opt_g.step()
         disc_raw.requires_grad_(True)
-        self.ema.update(gen_raw, self.trained)
+        self.ema.update(gen_raw, self.trained, self.step if cfg.optim.ema_rampup else None)
         logs.update({k: v.item() for k, v in gterms.items()})
         logs["loss/D"], logs["loss/G"] = d_loss.item(), g_loss.item()
         return logs

@@ -161,3 +161,54 @@ def test_bad_datasets_and_configs_are_reported_before_training(dataset, tmp_path
     assert r.returncode == 2 and "power of two" in r.stderr
     r = train("--data.path", str(dataset), "--loss.nonsense", "1")
     assert r.returncode == 2 and "unknown config field" in r.stderr
+
+
+def test_face_estimator_trains_and_feeds_the_landmark_loss(dataset, tmp_path):
+    from aniportrait_hub.body import FaceModel
+    from aniportrait_hub.models.face_estimator import FaceCoefficientEstimator, landmark_loss
+    from train.face_estimator import main as train_estimator
+
+    est_dir = tmp_path / "est"
+    # The tiny dataset has no held-out record (index 9); evaluate on a copy that marks one.
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(dataset, data)
+    lines = (data / "labels.jsonl").read_text().splitlines()
+    lines[-1] = lines[-1].replace('"split":"train"', '"split":"heldout"')
+    (data / "labels.jsonl").write_text("\n".join(lines) + "\n")
+    assert train_estimator(["--data", str(data), "--out", str(est_dir), "--steps", "30", "--batch", "8", "--res", "32"]) == 0
+    report = json.loads((est_dir / "report.json").read_text())
+    assert report["train"]["landmark_error_mm"] < report["train"]["mean_face_baseline_mm"] * 1.5
+    est = FaceCoefficientEstimator.from_pretrained(est_dir)
+    face = FaceModel.from_open_default()
+    out = est(torch.rand(3, 3, 48, 48))
+    assert out.identity.shape == (3, 80) and out.expression.shape == (3, 52)
+    assert ((out.expression >= 0) & (out.expression <= 1)).all()
+    # Eq. 9 is zero for the coefficients themselves and grows with the difference.
+    same = landmark_loss(face, out.identity, out.expression, out)
+    assert same.item() == 0
+    jaw = out.expression.clone()
+    jaw[:, face.exp_names.index("jawOpen")] += 0.5
+    assert landmark_loss(face, out.identity, jaw, out).item() > 0.1
+    assert train_estimator(["--data", str(data), "--out", str(est_dir)]) == 2  # never overwrites
+    # The trainer takes it for the landmark term.
+    run = tmp_path / "run"
+    r = train("--data.path", str(dataset), "--out", str(run), "--steps", "1", *TINY, "--loss.landmark", "1",
+              "--loss.face_estimator", str(est_dir))
+    assert r.returncode == 0, r.stderr[-3000:]
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(next((run / "logs").rglob("events.out.tfevents.*")).parent))
+    acc.Reload()
+    assert "reg/landmark" in acc.Tags()["scalars"]
+
+
+def test_bf16_networks_with_fp32_rendering(dataset, tmp_path):
+    r = train("--data.path", str(dataset), "--out", str(tmp_path / "bf"), "--steps", "1", *TINY,
+              "--mixed_precision", "bf16")
+    assert r.returncode == 0, r.stderr[-3000:]
+    from aniportrait_hub.pipelines import AniPortraitGAN
+
+    pipe = AniPortraitGAN.from_pretrained(tmp_path / "bf" / "pipeline")  # the EMA copy stays float32
+    assert pipe.radiance.dtype == torch.float32
