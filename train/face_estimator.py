@@ -4,7 +4,8 @@
 
 DATASET: a synthetic dataset (``python -m aniportrait_hub.data.synthesize``): its face-camera
 images and exact face identity / expression labels. The loss is the landmark distance of Eq. 9
-(1 cm units) plus a small coefficient MSE; inputs get light photometric jitter and a few
+(1 cm units) plus coefficient MSEs (expression weighted up: landmarks alone are dominated by
+identity); inputs get light photometric jitter and a few
 pixels of shift, so that generated faces (not only our renders) are read. The held-out split is
 evaluated (landmark error in mm, per-unit correlations) into ``DIR/report.json``; ``DIR`` is a
 ``FaceCoefficientEstimator.from_pretrained`` folder for ``--loss.face_estimator``.
@@ -76,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--res", type=int, default=64)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--exp_weight", type=float, default=10.0, help="weight of the expression-coefficient MSE "
+                   "(the landmark term alone is dominated by identity)")
     args = p.parse_args(argv)
     from tqdm.auto import tqdm
 
@@ -105,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         imgs, ids, exps = jitter(train[0][idx], g), train[1][idx], train[2][idx]
         est = model(imgs)
         loss = (landmark_loss(face, ids, exps, est) + 0.1 * (est.identity - ids).pow(2).mean()
-                + (est.expression - exps).pow(2).mean())
+                + args.exp_weight * (est.expression - exps).pow(2).mean())
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

@@ -50,6 +50,9 @@ class FaceCoefficientEstimator(ModelMixin, ConfigMixin):
             cin = c
         self.features = nn.Sequential(*layers)
         self.head = nn.Linear(cin, id_dim + exp_dim)
+        if bounded_expression:  # start with (near) neutral faces, as most are: sigmoid(-4) = 0.018
+            with torch.no_grad():
+                self.head.bias[id_dim:] = -4.0
 
     def forward(self, images: torch.Tensor) -> FaceCoefficients:
         """images [B, 3, H, W] in [0, 1] -> coefficients."""
