@@ -77,7 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--res", type=int, default=64)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--exp_weight", type=float, default=10.0, help="weight of the expression-coefficient MSE "
+    p.add_argument("--landmark_weight", type=float, default=1.0, help="weight of the Eq. 9 landmark term")
+    p.add_argument("--exp_weight", type=float, default=100.0, help="weight of the expression-coefficient MSE "
                    "(the landmark term alone is dominated by identity)")
     args = p.parse_args(argv)
     from tqdm.auto import tqdm
@@ -107,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         idx = torch.randint(n, (args.batch,), generator=g)
         imgs, ids, exps = jitter(train[0][idx], g), train[1][idx], train[2][idx]
         est = model(imgs)
-        loss = (landmark_loss(face, ids, exps, est) + 0.1 * (est.identity - ids).pow(2).mean()
+        loss = (args.landmark_weight * landmark_loss(face, ids, exps, est) + 0.1 * (est.identity - ids).pow(2).mean()
                 + args.exp_weight * (est.expression - exps).pow(2).mean())
         opt.zero_grad(set_to_none=True)
         loss.backward()

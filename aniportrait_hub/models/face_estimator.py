@@ -28,7 +28,7 @@ class FaceCoefficients:
 
 
 class FaceCoefficientEstimator(ModelMixin, ConfigMixin):
-    """Strided 3x3 convs (GroupNorm, LeakyReLU), global average pooling, a linear head.
+    """Strided 3x3 convs (GroupNorm, LeakyReLU) and a linear head on the last feature map.
 
     Args:
         id_dim / exp_dim: coefficient sizes of the face model it reads.
@@ -36,12 +36,14 @@ class FaceCoefficientEstimator(ModelMixin, ConfigMixin):
         channels: widths of the stride-2 stages.
         bounded_expression: expression units live in [0, 1] (ARKit); a sigmoid keeps them there.
         basis_name: the face model's expression basis (checked against the generator's).
+        spatial_head: the head reads the whole last feature map (where the mouth and eyes are),
+            not its global average.
     """
 
     @register_to_config
     def __init__(self, id_dim: int = 80, exp_dim: int = 52, resolution: int = 64,
                  channels: tuple[int, ...] = (32, 64, 128, 256), bounded_expression: bool = True,
-                 basis_name: str = "arkit52"):
+                 basis_name: str = "arkit52", spatial_head: bool = True):
         super().__init__()
         layers, cin = [], 3
         for c in channels:
@@ -49,7 +51,8 @@ class FaceCoefficientEstimator(ModelMixin, ConfigMixin):
                        nn.Conv2d(c, c, 3, padding=1), nn.GroupNorm(8, c), nn.LeakyReLU(0.2)]
             cin = c
         self.features = nn.Sequential(*layers)
-        self.head = nn.Linear(cin, id_dim + exp_dim)
+        side = resolution // 2 ** len(channels)
+        self.head = nn.Linear(cin * side * side if spatial_head else cin, id_dim + exp_dim)
         if bounded_expression:  # start with (near) neutral faces, as most are: sigmoid(-4) = 0.018
             with torch.no_grad():
                 self.head.bias[id_dim:] = -4.0
@@ -63,7 +66,8 @@ class FaceCoefficientEstimator(ModelMixin, ConfigMixin):
         if x.shape[-1] != cfg.resolution or x.shape[-2] != cfg.resolution:
             x = F.interpolate(x, size=(cfg.resolution, cfg.resolution), mode="bilinear", align_corners=False,
                               antialias=True)
-        h = self.features(x * 2 - 1).mean((2, 3))
+        h = self.features(x * 2 - 1)
+        h = h.flatten(1) if cfg.spatial_head else h.mean((2, 3))
         out = self.head(h).to(images.dtype)
         exp = out[:, cfg.id_dim:]
         return FaceCoefficients(out[:, :cfg.id_dim], torch.sigmoid(exp) if cfg.bounded_expression else exp)
