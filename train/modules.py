@@ -18,9 +18,8 @@ from torch import nn
 from aniportrait_hub.body.skinning import inverse_skinning
 from aniportrait_hub.models.discriminator import PortraitDiscriminator
 from aniportrait_hub.pipelines.pipeline import AniPortraitGAN
-from aniportrait_hub.rendering.baking import bake_radiance_maps
 from aniportrait_hub.rendering.cameras import camera_rays, portrait_camera
-from aniportrait_hub.rendering.renderer import IdentityCache, PortraitRenderer
+from aniportrait_hub.rendering.renderer import PortraitRenderer
 
 from train.config import LossConfig
 from train.data import Conditions, RegPoints
@@ -93,14 +92,10 @@ class TrainGenerator(nn.Module):
                                   self.resolution, self.face_resolution)
             regs = self.regularisers(cond, reg) if reg is not None else {}
             return GeneratorOutput(out.image, out.face_image, out.depth, regs)
-        # Stage 2: frozen geometry and phi (maps), trained U.
-        with torch.no_grad():
-            if self._heights is None:
-                self._heights, self._field = r.manifold_heights(), r.field_grid()
-            maps = bake_radiance_maps(self._heights, self.radiance, self.radiance.mapping(z),
-                                      self.settings.map_resolution)
-        maps_hr = self.superres(maps, self.superres.mapping(z))
-        cache = IdentityCache(cond.face_id, cond.betas, cond.noise, maps, maps_hr)
+        # Stage 2: frozen geometry and phi (the bake builds no graph for them), trained U.
+        if self._heights is None:
+            self._heights, self._field = r.manifold_heights(), r.field_grid()
+        cache = r.bake(cond.face_id, cond.betas, cond.noise, heights=self._heights)
         out = r.render(cache, cond.expression, cond.joint_eulers, cond.camera, self.resolution, fast=True,
                        face_resolution=self.face_resolution, field=self._field)
         return GeneratorOutput(out.image, out.face_image, out.depth, {})
@@ -211,13 +206,10 @@ class EMA:
         """One EMA step; with ``step``, the decay ramps up as min(decay, (1 + step) / (10 + step))
         so that early in a run the average follows the generator instead of its initialisation."""
         decay = self.decay if step is None else min(self.decay, (1 + step) / (10 + step))
-        for n in GENERATOR_MODULES:
+        for n in trained:  # frozen modules never change: their copies stay as made
             src, dst = getattr(gen, n), self.modules[n]
             for ps, pd in zip(src.parameters(), dst.parameters()):
-                if n in trained:
-                    pd.lerp_(ps.detach().float(), 1 - decay)
-                else:
-                    pd.copy_(ps.detach())
+                pd.lerp_(ps.detach().float(), 1 - decay)
             for bs, bd in zip(src.buffers(), dst.buffers()):
                 bd.copy_(bs)
 

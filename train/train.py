@@ -250,10 +250,7 @@ class Trainer:
                 logs[f"R1/{name}_raw"] = r1.item()
         check_finite(terms, self.step)
         d_loss = sum(terms.values())
-        self.opt_d.zero_grad(set_to_none=True)
-        acc.backward(d_loss)
-        logs["grad_norm/D"] = _clip(acc, self.disc, cfg.optim.grad_clip_d)
-        self.opt_d.step()
+        logs["grad_norm/D"] = self._update(self.opt_d, self.disc, d_loss, cfg.optim.grad_clip_d)
         logs.update({k: v.item() for k, v in terms.items()})
         # 2. Generator: non-saturating loss through the (frozen) discriminators + regularisers.
         disc_raw.requires_grad_(False)
@@ -272,15 +269,21 @@ class Trainer:
                 gen_raw.face_model, cond.face_id, cond.expression, self.estimator(out.face))
         check_finite(gterms, self.step)
         g_loss = sum(gterms.values())
-        self.opt_g.zero_grad(set_to_none=True)
-        acc.backward(g_loss)
-        logs["grad_norm/G"] = _clip(acc, self.gen, cfg.optim.grad_clip)
-        self.opt_g.step()
+        logs["grad_norm/G"] = self._update(self.opt_g, self.gen, g_loss, cfg.optim.grad_clip)
         disc_raw.requires_grad_(True)
         self.ema.update(gen_raw, self.trained, self.step if cfg.optim.ema_rampup else None)
         logs.update({k: v.item() for k, v in gterms.items()})
         logs["loss/D"], logs["loss/G"] = d_loss.item(), g_loss.item()
         return logs
+
+    def _update(self, opt, model, loss: torch.Tensor, max_norm: float) -> float:
+        """ONE backward of the summed loss, gradient clipping (0 = none), step; the gradient norm."""
+        opt.zero_grad(set_to_none=True)
+        self.acc.backward(loss)
+        params = [p for p in model.parameters() if p.grad is not None]
+        norm = self.acc.clip_grad_norm_(params, max_norm if max_norm > 0 else math.inf) if params else 0.0
+        opt.step()
+        return float(norm)
 
     # ------------------------------------------------------------------ loop
     def train(self) -> None:
@@ -313,12 +316,7 @@ def _to(cond: Conditions, device) -> Conditions:
     return Conditions(*(getattr(cond, f).to(device) for f in cond.__dataclass_fields__))
 
 
-def _clip(acc, model, max_norm: float) -> float:
-    params = [p for p in model.parameters() if p.grad is not None]
-    if not params:
-        return 0.0
-    norm = acc.clip_grad_norm_(params, max_norm if max_norm > 0 else math.inf)
-    return float(norm)
+
 
 
 def _flat(d: dict, prefix: str = "") -> dict:

@@ -87,8 +87,16 @@ class FitResult:
     """[B, 2] photo position of the canonical frame's (0, 0) corner: photo = scale * canonical + offset."""
     residual: np.ndarray
     """[B] RMS face-landmark residual in canonical pixels."""
-    head_points: np.ndarray
-    """[B, 3] world head centre (for the face crop)."""
+    landmarks: np.ndarray
+    """[B, L, 2] the fitted model's face landmarks in canonical-crop pixels."""
+
+
+def similarity_2d(src: torch.Tensor, dst: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Least-squares scale [...] and translation [..., 2] with dst ~ scale * src + t (no
+    rotation), for point sets [..., N, 2]."""
+    sc, dc = src.mean(-2, keepdim=True), dst.mean(-2, keepdim=True)
+    scale = ((src - sc) * (dst - dc)).sum((-2, -1)) / ((src - sc) ** 2).sum((-2, -1))
+    return scale, (dc - scale[..., None, None] * sc)[..., 0, :]
 
 
 class LabelFitter:
@@ -168,10 +176,9 @@ class LabelFitter:
             uv0, sh0, _ = self.model_points(self._labels(p), res)
         src = torch.cat([uv0, sh0], 1)
         dst = torch.cat([obs, obs_sh], 1)
-        sc, dc = src.mean(1, keepdim=True), dst.mean(1, keepdim=True)
-        scale = ((src - sc) * (dst - dc)).sum((1, 2)) / ((src - sc) ** 2).sum((1, 2))
+        scale, offset = similarity_2d(src, dst)
         p["log_scale"] = scale.clamp_min(1e-3).log()
-        p["offset"] = (dc - scale[:, None, None] * sc)[:, 0] / res  # in crop sides, so Adam's steps suit it
+        p["offset"] = offset / res  # in crop sides, so Adam's steps suit it
         for v in p.values():
             v.requires_grad_(True)
         rigid = ["log_scale", "offset", "head", "cam"]
@@ -213,7 +220,7 @@ class LabelFitter:
                          joint_eulers=lab["joint_eulers"].numpy(), face_id=lab["face_id"].numpy(),
                          expression=lab["expression"].numpy(), face_camera=face_cam.numpy(),
                          scale=s.numpy(), offset=res * p["offset"].detach().numpy(), residual=residual.numpy(),
-                         head_points=head.numpy())
+                         landmarks=uv.numpy())
 
 
 def head_orientations(body: BodyModel, joint_eulers: np.ndarray, camera: np.ndarray,

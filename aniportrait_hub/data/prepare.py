@@ -31,7 +31,7 @@ import torch
 
 from aniportrait_hub.cli import run_command
 from aniportrait_hub.data.detect import Detection, PhotoDetector, SkipImage, load_photo
-from aniportrait_hub.data.fit import FitConfig, FitResult, LabelFitter
+from aniportrait_hub.data.fit import FitConfig, FitResult, LabelFitter, similarity_2d
 from aniportrait_hub.data.format import DatasetInfo, DatasetWriter, Record
 from aniportrait_hub.rendering.cameras import face_camera, portrait_camera, project
 
@@ -88,14 +88,6 @@ def _resample(image: np.ndarray, scale: float, offset: np.ndarray, res: int, fil
     return np.asarray(im.transform((res, res), Image.AFFINE, data, resample=Image.BICUBIC, fillcolor=fill))
 
 
-def _similarity_2d(src: np.ndarray, dst: np.ndarray) -> tuple[float, np.ndarray]:
-    """Least-squares scale and translation with dst ~ scale * src + t (no rotation: the face
-    and portrait cameras share their up direction)."""
-    sc, dc = src.mean(0), dst.mean(0)
-    scale = float(((src - sc) * (dst - dc)).sum() / ((src - sc) ** 2).sum())
-    return scale, dc - scale * sc
-
-
 class Preparer:
     """Detector and fitter, opened once; :meth:`run` prepares a folder."""
 
@@ -114,18 +106,15 @@ class Preparer:
             pcam = portrait_camera(lab["camera"].double(), st.portrait_radius, st.portrait_fov_deg, st.portrait_shift)
             fcam = face_camera(pcam, out.head_transform[:, :3, 3].double(), st.face_distance, st.face_fov_deg)
             head = out.vertices[:, self.fitter.face.body_vertex_ids].double()  # the face-model region
-            in_portrait = project(pcam, head, res, res)[0].numpy()
-            in_face = project(fcam, head, fres, fres)[0].numpy()
-        s, t = _similarity_2d(in_face, in_portrait)  # face px -> crop px
-        return fit.scale[i] * s, fit.scale[i] * t + fit.offset[i]
+            in_portrait = project(pcam, head, res, res)[0]
+            in_face = project(fcam, head, fres, fres)[0]
+        s, t = similarity_2d(in_face, in_portrait)  # face px -> crop px (the cameras share their up)
+        return fit.scale[i] * float(s), fit.scale[i] * t.numpy() + fit.offset[i]
 
     def prepare_batch(self, names: list[str], photos: list[np.ndarray], dets: list[Detection]) -> tuple[list[Prepared], dict[str, str]]:
         """Fit and crop a batch; returns the prepared photos and the skip reasons of the rest."""
         cfg, res = self.cfg, self.cfg.res
         fit = self.fitter.fit(np.stack([d.face for d in dets]), np.stack([d.pose[[11, 12], :2] for d in dets]), res)
-        with torch.no_grad():
-            lab = {k: torch.as_tensor(getattr(fit, k)) for k in ("betas", "joint_eulers", "face_id", "expression", "camera")}
-            fitted_uv, _, _ = self.fitter.model_points(lab, res)
         done, skipped = [], {}
         for i, (name, photo, det) in enumerate(zip(names, photos, dets)):
             if fit.residual[i] > cfg.max_residual * res:
@@ -152,7 +141,7 @@ class Preparer:
                          expression=fit.expression[i].tolist(), face_camera=fit.face_camera[i].tolist(),
                          split=split, identity=name)
             done.append(Prepared(name, np.dstack([rgb, mask]), face, rec, (det.face - off) / s,
-                                 fitted_uv[i].numpy(), inside, float(fit.residual[i]), s, off.copy()))
+                                 fit.landmarks[i], inside, float(fit.residual[i]), s, off.copy()))
         return done, skipped
 
     def run(self) -> dict:
