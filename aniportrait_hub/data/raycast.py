@@ -37,16 +37,23 @@ def cast_rays(vertices: np.ndarray, faces: np.ndarray, camera: Camera, resolutio
     Args:
         vertices: [V, 3] world units. faces: [F, 3]. camera: one :class:`Camera`.
     """
-    import trimesh
-    from trimesh.ray.ray_pyembree import RayMeshIntersector
-
     if camera.origin.shape[0] != 1:
         raise ValueError(f"cast_rays renders one camera at a time, got a batch of {camera.origin.shape[0]}")
     o, d = camera_rays(camera, resolution, resolution)
-    o, d = o[0].double().numpy(), d[0].double().numpy()  # [R, 3]
+    return cast(vertices, faces, o[0].double().numpy(), d[0].double().numpy(), (resolution, resolution))
+
+
+def cast(vertices: np.ndarray, faces: np.ndarray, origins: np.ndarray, directions: np.ndarray,
+         shape: tuple[int, ...]) -> RayHits:
+    """First triangle hit of arbitrary rays: origins / unit directions [R, 3], R = prod(shape);
+    the hits come back in ``shape`` (e.g. the orthographic rays of the radiance-map grid)."""
+    import trimesh
+    from trimesh.ray.ray_pyembree import RayMeshIntersector
+
+    o, d = np.asarray(origins, np.float64), np.asarray(directions, np.float64)
     mesh = trimesh.Trimesh(np.asarray(vertices, np.float64), np.asarray(faces), process=False)
     loc, ray_idx, tri_idx = RayMeshIntersector(mesh).intersects_location(o, d, multiple_hits=False)
-    r = resolution * resolution
+    r = o.shape[0]
     triangle = np.full(r, -1, np.int64)
     depth = np.full(r, np.inf)
     bary = np.zeros((r, 3))
@@ -55,14 +62,13 @@ def cast_rays(vertices: np.ndarray, faces: np.ndarray, camera: Camera, resolutio
         depth[ray_idx] = np.einsum("ij,ij->i", loc - o[ray_idx], d[ray_idx])
         corners = mesh.vertices[mesh.faces[tri_idx]]  # [n, 3, 3]
         bary[ray_idx] = trimesh.triangles.points_to_barycentric(corners, loc)
-    shape = (resolution, resolution)
     return RayHits(triangle.reshape(shape), bary.reshape(*shape, 3), depth.reshape(shape))
 
 
 def interpolate(hits: RayHits, faces: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Per-vertex ``values`` [V, C] at the hits -> [H, W, C] (0 on the background)."""
+    """Per-vertex ``values`` [V, C] at the hits -> [..., C] (0 on the background)."""
     tri = np.clip(hits.triangle, 0, None)
-    corner_vals = values[faces[tri]]  # [H, W, 3, C]
-    out = np.einsum("hwk,hwkc->hwc", hits.barycentric, corner_vals)
+    corner_vals = values[faces[tri]]  # [..., 3, C]
+    out = np.einsum("...k,...kc->...c", hits.barycentric, corner_vals)
     return out * hits.mask[..., None]
 

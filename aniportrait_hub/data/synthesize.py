@@ -124,80 +124,129 @@ class SyntheticRenderer:
             part[mask] = PART_IDS[name]
         self.parts = part
 
-    def render(self, index: int, return_hits: bool = False, labels: dict | None = None) -> tuple[Record, dict]:
-        """Sample ``index``: its record and images (rgba, face, depth, parts); with
-        ``return_hits`` also the portrait's ray hits and faces ("hits", "faces": body triangles
-        come first, so a triangle index below ``len(self.faces)`` is on the body). ``labels``
-        replaces any of the sampled labels (keys of :func:`sample_labels`); the look still
-        comes from (seed, index)."""
-        cfg = self.cfg
-        rng = np.random.default_rng([cfg.seed, index])
-        lab = sample_labels(rng, cfg, self.face.exp_names)
+    def person(self, index: int, labels: dict | None = None) -> "Person":
+        """Who sample ``index`` is and how it is posed: labels (``labels`` replaces any of the
+        sampled ones, keys of :func:`sample_labels`), colours, hair style and light, all a
+        function of (seed, index)."""
+        rng = np.random.default_rng([self.cfg.seed, index])
+        lab = sample_labels(rng, self.cfg, self.face.exp_names)
         lab.update({k: np.asarray(v, dtype=np.float64) for k, v in (labels or {}).items()})
         look = Appearance.sample(rng)
         style = HairStyle.sample(rng)
         light = rng.normal(0, 0.4, 3) + [0.0, 0.5, 1.0]
-        light /= np.linalg.norm(light)
-        # 1. Posed body with the 3DMM identity and expression offsets.
+        return Person(index, lab, look, style, light / np.linalg.norm(light))
+
+    def scene(self, person: "Person", canonical: bool = False) -> "Scene":
+        """The person's mesh (body + hair) with colours, normals and parts: posed with its
+        labels, or ``canonical`` (the neutral pose of the canonical space, neutral expression)."""
+        import trimesh
+
+        lab = person.labels
+        exp = np.zeros_like(lab["expression"]) if canonical else lab["expression"]
+        # 1. Body with the 3DMM identity and expression offsets.
         with torch.no_grad():
             out = self.body(torch.as_tensor(lab["betas"], dtype=torch.float32)[None],
                             torch.as_tensor(lab["joint_eulers"], dtype=torch.float32)[None],
                             rest_offsets=self.face.body_offsets(
                                 torch.as_tensor(lab["face_id"], dtype=torch.float32)[None],
-                                torch.as_tensor(lab["expression"], dtype=torch.float32)[None]))
-        posed, neutral = out.vertices[0].numpy(), out.neutral_vertices[0].numpy()
-        transforms = out.vertex_transforms[0].numpy()
-        # 2. Hair in the neutral pose, posed with the body.
-        import trimesh
-
+                                torch.as_tensor(exp, dtype=torch.float32)[None]))
+        neutral = out.neutral_vertices[0].numpy()
+        posed = neutral if canonical else out.vertices[0].numpy()
+        # 2. Hair built in the neutral pose, posed with the body.
         normals = np.asarray(trimesh.Trimesh(neutral, self.faces, process=False).vertex_normals)
         eye_y = float(neutral[self.eye_landmarks, 1].mean())
-        scalp = self.regions.scalp if not look.bald else np.zeros_like(self.regions.scalp)
-        hair = build_hair(neutral, normals, self.faces, scalp, self.dominant, eye_y, style)
-        hv = pose_hair(hair, transforms)
+        scalp = self.regions.scalp if not person.look.bald else np.zeros_like(self.regions.scalp)
+        hair = build_hair(neutral, normals, self.faces, scalp, self.dominant, eye_y, person.style)
+        hv = hair.vertices if canonical else pose_hair(hair, out.vertex_transforms[0].numpy())
         verts = np.concatenate([posed, hv])
         faces = np.concatenate([self.faces, hair.faces + len(posed)])
         strand = 0.85 + 0.15 * np.sin(40 * np.arctan2(hair.vertices[:, 0], hair.vertices[:, 2]))[:, None]
-        colours = np.concatenate([look.paint(self.regions), np.clip(look.hair * strand, 0, 1)])
+        colours = np.concatenate([person.look.paint(self.regions), np.clip(person.look.hair * strand, 0, 1)])
         parts = np.concatenate([self.parts, np.full(len(hv), PART_IDS["hair"])])
         vnorm = np.asarray(trimesh.Trimesh(verts, faces, process=False).vertex_normals)
+        return Scene(verts, faces, colours, vnorm, parts, out.head_transform[0, :3, 3].double()[None])
+
+    def render(self, index: int, return_hits: bool = False, labels: dict | None = None,
+               light: np.ndarray | None = None) -> tuple[Record, dict]:
+        """Sample ``index``: its record and images (rgba, face, depth, parts); with
+        ``return_hits`` also the portrait's ray hits and faces ("hits", "faces": body triangles
+        come first, so a triangle index below ``len(self.faces)`` is on the body). ``labels``
+        replaces any of the sampled labels (keys of :func:`sample_labels`); the look still
+        comes from (seed, index). ``light`` replaces the sampled light direction."""
+        return self.render_person(self.person(index, labels), return_hits, light)
+
+    def render_person(self, person: "Person", return_hits: bool = False,
+                      light: np.ndarray | None = None) -> tuple[Record, dict]:
+        """:meth:`render` of a given :class:`Person` (e.g. one decoded from an appearance code)."""
+        cfg, lab, index = self.cfg, person.labels, person.index
+        light = person.light if light is None else np.asarray(light, np.float64) / np.linalg.norm(light)
+        sc = self.scene(person)
         # 3. Portrait and face camera.
         st = self.settings
         cam = portrait_camera(torch.tensor([lab["camera"]], dtype=torch.float64), st.portrait_radius,
                               st.portrait_fov_deg, st.portrait_shift)
-        head = out.head_transform[0, :3, 3].double()[None]
-        fcam = face_camera(cam, head, st.face_distance, st.face_fov_deg)
+        fcam = face_camera(cam, sc.head, st.face_distance, st.face_fov_deg)
         face_res = cfg.face_res or max(64, cfg.res // 2)
-        rgba, depth, part_img, hits = self._shade(verts, faces, colours, vnorm, parts, cam, cfg.res, light)
-        face_rgba, _, _, _ = self._shade(verts, faces, colours, vnorm, parts, fcam, face_res, light)
+        rgba, depth, part_img, hits = self._shade(sc, cam, cfg.res, light)
+        face_rgba, _, _, _ = self._shade(sc, fcam, face_res, light)
         face_rgb = (face_rgba[..., :3].astype(np.float32) * (face_rgba[..., 3:] / 255.0)
                     + 255 * (1 - face_rgba[..., 3:] / 255.0)).astype(np.uint8)  # on white, like the renderer
-        face_cam = face_camera_label(cam, head, st.face_distance)[0].tolist()
+        face_cam = face_camera_label(cam, sc.head, st.face_distance)[0].tolist()
         rec = Record(name=f"syn{index:06d}", camera=[float(c) for c in lab["camera"]],
                      betas=lab["betas"].tolist(), joint_eulers=lab["joint_eulers"].tolist(),
                      face_id=lab["face_id"].tolist(), expression=lab["expression"].tolist(), face_camera=face_cam,
                      split="heldout" if index % 10 == 9 else "train", identity=f"syn{index:06d}")
         images = {"rgba": rgba, "face": face_rgb, "depth": depth, "parts": part_img}
         if return_hits:
-            images.update(hits=hits, faces=faces)
+            images.update(hits=hits, faces=sc.faces)
         return rec, images
 
-    def _shade(self, verts, faces, colours, normals, parts, cam, res, light):
-        hits = cast_rays(verts, faces, cam, res)
-        albedo = interpolate(hits, faces, colours)
-        n = interpolate(hits, faces, normals)
-        n /= np.linalg.norm(n, axis=-1, keepdims=True) + 1e-9
+    def _shade(self, sc: "Scene", cam, res, light):
+        hits = cast_rays(sc.vertices, sc.faces, cam, res)
+        albedo = interpolate(hits, sc.faces, sc.colours)
+        n = interpolate(hits, sc.faces, sc.normals)
         view = -cam.cam_to_world[0, :, 2].numpy()  # camera looks along -z
-        lam = np.abs((n * light).sum(-1))  # two-sided: the hair sheet is seen from both sides
-        spec = np.abs((n * view).sum(-1)) ** 8 * 0.05
-        rgb = np.clip(albedo * (0.35 + 0.65 * lam)[..., None] + spec[..., None], 0, 1)
+        rgb = shade(albedo, n, light, view)
         alpha = hits.mask.astype(np.float64)
         rgba = np.dstack([rgb * 255, alpha * 255]).round().astype(np.uint8)
         corner = np.argmax(hits.barycentric, -1)
         tri = np.clip(hits.triangle, 0, None)
-        part = np.where(hits.mask, parts[faces[tri, corner]], 0)
+        part = np.where(hits.mask, sc.parts[sc.faces[tri, corner]], 0)
         depth = np.where(hits.mask, hits.depth, 0.0).astype(np.float32)
         return rgba, depth, part, hits
+
+
+@dataclasses.dataclass
+class Person:
+    """One synthetic person: sample index, labels (:func:`sample_labels`), colours, hair, light."""
+
+    index: int
+    labels: dict
+    look: Appearance
+    style: HairStyle
+    light: np.ndarray
+
+
+@dataclasses.dataclass
+class Scene:
+    """A person's mesh: vertices [V, 3] (world units), faces [F, 3], vertex colours, normals
+    [V, 3], part ids [V]; ``head`` [1, 3] the posed head centre (places the face camera)."""
+
+    vertices: np.ndarray
+    faces: np.ndarray
+    colours: np.ndarray
+    normals: np.ndarray
+    parts: np.ndarray
+    head: torch.Tensor
+
+
+def shade(albedo: np.ndarray, normals: np.ndarray, light: np.ndarray, view: np.ndarray) -> np.ndarray:
+    """Two-sided Lambert + a faint specular term (the hair sheet is seen from both sides):
+    albedo [..., 3], normals [..., 3] (any length), unit light / view directions [3] -> rgb."""
+    n = normals / (np.linalg.norm(normals, axis=-1, keepdims=True) + 1e-9)
+    lam = np.abs((n * light).sum(-1))
+    spec = np.abs((n * view).sum(-1)) ** 8 * 0.05
+    return np.clip(albedo * (0.35 + 0.65 * lam)[..., None] + spec[..., None], 0, 1)
 
 
 _WORKER: SyntheticRenderer | None = None
