@@ -19,7 +19,7 @@ from aniportrait_hub.body.skinning import inverse_skinning
 from aniportrait_hub.models.discriminator import PortraitDiscriminator
 from aniportrait_hub.pipelines.pipeline import AniPortraitGAN
 from aniportrait_hub.rendering.cameras import camera_rays, portrait_camera
-from aniportrait_hub.rendering.renderer import PortraitRenderer
+from aniportrait_hub.rendering.renderer import PortraitRenderer, radiance_latent
 
 from train.config import LossConfig
 from train.data import Conditions, RegPoints
@@ -85,7 +85,7 @@ class TrainGenerator(nn.Module):
 
     def _forward(self, cond: Conditions, reg: RegPoints | None) -> GeneratorOutput:
         r = self.renderer()
-        z = torch.cat([cond.face_id, cond.noise], -1)
+        z = radiance_latent(self.settings, cond.face_id, cond.noise, cond.betas)
         if self.stage == 1:
             film = self.radiance.mapping(z)
             out = r.render_direct(film, cond.face_id, cond.betas, cond.expression, cond.joint_eulers, cond.camera,

@@ -36,11 +36,16 @@ class RadianceGenerator(ModelMixin, ConfigMixin):
         hidden / num_layers: FiLM-SIREN width and depth (reference 256 x 8).
         mapping_hidden / mapping_depth: mapping MLP (reference 256 x 3).
         feature_channels: extra channels baked into the maps for U (reference 32).
+        sigma_scale / sigma_bias: the raw opacity (sum of the heads) is ``sigma_scale * raw +
+            sigma_bias`` (our choice; reference 1, 0). A solid surface needs sigma ~ 100
+            (alpha = 1 - exp(-0.04 softplus(sigma))), which SIREN heads starting near 0 climb
+            towards slowly; a scale lets a raw output of +-2 span empty to opaque.
     """
 
     @register_to_config
     def __init__(self, z_dim: int = 160, hidden: int = 256, num_layers: int = 8, mapping_hidden: int = 256,
-                 mapping_depth: int = 3, feature_channels: int = 32):
+                 mapping_depth: int = 3, feature_channels: int = 32, sigma_scale: float = 1.0,
+                 sigma_bias: float = 0.0):
         super().__init__()
         self.layers = nn.ModuleList(
             [FiLMSiren(3 if i == 0 else hidden, hidden, first=i == 0) for i in range(num_layers)])
@@ -70,4 +75,5 @@ class RadianceGenerator(ModelMixin, ConfigMixin):
         # 2. View-dependent colour and features.
         c = self.color_layer(torch.cat([h, view_dirs], -1), film.freqs[:, -1], film.phases[:, -1])
         out = self.color_head(c).to(out_dtype)
+        sigma = sigma * self.config.sigma_scale + self.config.sigma_bias
         return RadianceOutput(torch.sigmoid(out[..., :3]), sigma.to(out_dtype), out[..., 3:])

@@ -5,6 +5,15 @@
   samples per ray.
 - ``small``: for CPU demos and tests (our choice): radiance 4 x 64, M 64 x 2, D^e 64 x 2, U with
   1 RRDB (16/8) upscaling 64 -> 256, 32 samples per ray; a 256^2 portrait.
+- ``default``: the embedded default model, sized for a 2-core CPU (our choice; each size named
+  here): M as the reference (128 x 3: it is read from a grid, so its size costs nothing per
+  frame); radiance 6 x 128 with a 128 x 3 mapping and 8 feature channels (bake of the 24
+  128^2 maps ~1.2 s here, the reference's 8 x 256 3.5 s), opacity scaled x60 so raw outputs of
+  +-2 span empty to solid; D^e 3 x 128 (reference width); D^p the reference 5 x 9 x 9; U with
+  1 RRDB (16/8) upscaling 128 -> 512 and a 64-d style (~1 s of the bake; 32/16 took ~2.5 s);
+  32 samples per ray (M is near-linear in depth around the manifolds, so crossings interpolate
+  exactly between coarse samples) on a 16 x 40 x 40 pose grid (frame cost); phi and U also see
+  the body shape (``radiance_betas``); 512^2.
 """
 
 from __future__ import annotations
@@ -18,6 +27,18 @@ PRESETS: dict[str, dict] = {
         "superres": dict(nf=64, gc=32, num_rrdb=4, scale=4, style_dim=192, mapping_hidden=256, mapping_depth=2),
         "render": dict(map_resolution=128, samples_per_ray=64, geometry_resolution=128, pose_grid=(32, 64, 64),
                        field_grid=128),
+        "resolution": 512,
+        "face_resolution": 256,
+    },
+    "default": {
+        "manifold": dict(hidden=128, depth=3),
+        "radiance": dict(hidden=128, num_layers=6, mapping_hidden=128, mapping_depth=3, feature_channels=8,
+                         sigma_scale=60.0),
+        "pose_deformer": dict(kernel=(5, 9, 9)),
+        "expression_deformer": dict(hidden=128, num_layers=3, mapping_hidden=128, mapping_depth=2),
+        "superres": dict(nf=16, gc=8, num_rrdb=1, scale=4, style_dim=64, mapping_hidden=128, mapping_depth=2),
+        "render": dict(map_resolution=128, samples_per_ray=32, geometry_resolution=128, pose_grid=(16, 40, 40),
+                       field_grid=128, bake_z_samples=64, radiance_betas=True),
         "resolution": 512,
         "face_resolution": 256,
     },

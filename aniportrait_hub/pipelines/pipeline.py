@@ -32,7 +32,8 @@ from aniportrait_hub.fields.radiance import RadianceGenerator
 from aniportrait_hub.models.body_assets import BodyFaceAssets
 from aniportrait_hub.models.presets import preset
 from aniportrait_hub.pipelines.animation import DrivingSequence
-from aniportrait_hub.rendering.renderer import IdentityCache, PortraitRenderer, RenderOutput, RenderSettings
+from aniportrait_hub.rendering.renderer import (IdentityCache, PortraitRenderer, RenderOutput, RenderSettings,
+                                                radiance_latent)
 from aniportrait_hub.rendering.superres import ManifoldSuperResolution
 
 #: Rows of the priors averaged for truncation (reference: 10k identities).
@@ -88,13 +89,14 @@ class AniPortraitGAN(DiffusionPipeline):
         assets = assets or BodyFaceAssets.open_default()
         id_dim, exp_dim = assets.config.id_dim, assets.config.exp_dim
         priors = priors or LabelPriors.synthetic(id_dim=id_dim, exp_dim=exp_dim, seed=seed)
-        noise_dim = priors.config.noise_dim
-        radiance = RadianceGenerator(z_dim=id_dim + noise_dim, **p["radiance"])
-        superres = ManifoldSuperResolution(in_channels=4 + p["radiance"]["feature_channels"],
-                                           z_dim=id_dim + noise_dim, **p["superres"])
+        settings = RenderSettings(**{**p["render"], **(render_overrides or {})})
+        z_dim = id_dim + priors.config.noise_dim + (10 if settings.radiance_betas else 0)
+        radiance = RadianceGenerator(z_dim=z_dim, **p["radiance"])
+        superres = ManifoldSuperResolution(in_channels=4 + p["radiance"]["feature_channels"], z_dim=z_dim,
+                                           **p["superres"])
         return cls(ManifoldPredictor(**p["manifold"]), radiance, PoseDeformer(**p["pose_deformer"]),
                    ExpressionDeformer(id_dim=id_dim, exp_dim=exp_dim, **p["expression_deformer"]), superres,
-                   assets, priors, render_settings=RenderSettings(**{**p["render"], **(render_overrides or {})}).to_dict(),
+                   assets, priors, render_settings=settings.to_dict(),
                    default_resolution=p["resolution"], default_face_resolution=p["face_resolution"])
 
     @classmethod
@@ -193,8 +195,8 @@ class AniPortraitGAN(DiffusionPipeline):
         """Mean radiance FiLM parameters and SR style over 10k prior identities (reference)."""
         if "trunc" not in self._runtime:
             g = torch.Generator().manual_seed(0)
-            face_id, _, noise = self.priors.sample_identity(TRUNCATION_SAMPLES, g)
-            z = torch.cat([face_id, noise], -1).to(self.device)
+            face_id, betas, noise = self.priors.sample_identity(TRUNCATION_SAMPLES, g)
+            z = radiance_latent(self.render_settings, face_id, noise, betas).to(self.device)
             films = [self.radiance.mapping(c) for c in z.split(2048)]
             freqs = torch.cat([f.freqs for f in films]).mean(0, keepdim=True)
             phases = torch.cat([f.phases for f in films]).mean(0, keepdim=True)
@@ -238,7 +240,7 @@ class AniPortraitGAN(DiffusionPipeline):
         self._check_latents(lat)
         dev = self.device
         lat = PortraitLatents(lat.face_id.to(dev), lat.betas.to(dev), lat.noise.to(dev))
-        z = torch.cat([lat.face_id, lat.noise], -1)
+        z = radiance_latent(self.render_settings, lat.face_id, lat.noise, lat.betas)
         film, style = self.radiance.mapping(z), self.superres.mapping(z)
         if truncation_psi < 1.0:
             mean_film, mean_style = self.truncation_means()

@@ -51,14 +51,15 @@ def manifold_heights(manifold: ManifoldPredictor, resolution: int, x_range, y_ra
 
 
 def bake_radiance_maps(heights: tuple[torch.Tensor, torch.Tensor], radiance: RadianceGenerator, film: FiLMParams,
-                       resolution: int, chunk: int = 4096) -> torch.Tensor:
+                       resolution: int | tuple[int, int], chunk: int = 4096) -> torch.Tensor:
     """Evaluate phi on the manifold points of every texel.
 
     Args:
         heights: (points [T, L, 3], valid [T, L]) from :func:`manifold_heights`.
         film: the identity's radiance FiLM parameters (batch B).
+        resolution: the texel grid's side, or (rows, columns) for a window of it.
     Returns:
-        maps [B, L, 4 + F, res, res].
+        maps [B, L, 4 + F, rows, columns].
     """
     pts, valid = heights
     b = film.freqs.shape[0]
@@ -70,7 +71,8 @@ def bake_radiance_maps(heights: tuple[torch.Tensor, torch.Tensor], radiance: Rad
     alpha = sigma_to_alpha(torch.cat([o.sigma for o in outs], 1)).unsqueeze(-1)
     feats = torch.cat([o.features for o in outs], 1)
     maps = torch.cat([rgb, alpha, feats], -1) * valid.reshape(1, -1, 1).to(rgb.dtype)  # [B, T*L, C]
-    maps = maps.view(b, resolution, resolution, n_lv, -1)
+    rows, cols = (resolution, resolution) if isinstance(resolution, int) else resolution
+    maps = maps.view(b, rows, cols, n_lv, -1)
     return maps.permute(0, 3, 4, 1, 2).contiguous()  # [B, L, C, res, res]
 
 

@@ -84,6 +84,17 @@ class RenderSettings:
     """Fast path: canonical box of that grid; samples outside it count as empty."""
     geometry_resolution: int = 128
     """Fast path: resolution at which intersections are found (upsampled beyond)."""
+    reference_band_rows: int = 32
+    """Reference path (``fast=False``): image rows whose ray samples go through skinning, D^p,
+    D^e and M at once (bands overlap by D^p's reach, ``reference_band_halo``), so any resolution
+    renders in bounded memory (our choice: ~1.5 GB at 512^2 x 64 samples)."""
+    reference_band_halo: int = 16
+    """Reference path: extra rows on each side of a band that D^p sees (its receptive field: 2x
+    pooling, a 9-wide conv at half resolution, a 9-wide conv at full resolution: 14 rows)."""
+    radiance_betas: bool = False
+    """phi's and U's latent is [face_id, eps, betas] instead of [face_id, eps] (our choice for
+    models taught by the synthetic renderer, where a person's canonical silhouette follows the
+    body shape; the paper's z_id is the face identity and the body shape, METHOD.md 1.2)."""
 
     @classmethod
     def from_dict(cls, d: dict | None) -> "RenderSettings":
@@ -223,7 +234,7 @@ class PortraitRenderer:
         pipeline calls it under ``no_grad``; training U goes through it).
         """
         st = self.settings
-        z = torch.cat([face_id, noise], -1)
+        z = radiance_latent(st, face_id, noise, betas)
         # 1. Mappings, 2. where the baking rays meet the manifolds, 3. phi there, 4. U.
         film = radiance_film if radiance_film is not None else self.radiance.mapping(z)
         style = sr_style if sr_style is not None else self.superres.mapping(z)
@@ -342,40 +353,74 @@ class PortraitRenderer:
     def geometry(self, cam: Camera, center: float, half_depth: float, res: int, body_out: BodyOutput,
                  exp_film: FiLMParams, fast: bool, field: FieldGrid | None) -> Geometry:
         """Intersections of the camera's res x res rays with the deformed manifolds (fast path
-        with ``field`` None: M is evaluated at the samples, not read from its grid)."""
+        with ``field`` None: M is evaluated at the samples, not read from its grid; reference
+        path: :meth:`_reference_geometry_in_bands`)."""
         st = self.settings
+        if not fast:
+            return self._reference_geometry_in_bands(cam, center, half_depth, res, body_out, exp_film)
         s_n = st.samples_per_ray
         # 1. Ray samples in the posed (target) space.
         o, d = camera_rays(cam, res, res)  # [B, R, 3]
         t = torch.linspace(center - half_depth, center + half_depth, s_n, dtype=o.dtype, device=o.device)
         x_t = o.unsqueeze(2) + d.unsqueeze(2) * t.view(1, 1, -1, 1)  # [B, R, S, 3]
         usable = self._near_body(x_t, body_out)
-        if fast:
-            # 2-3. Canonical coordinates from the coarse frustum grid, 4. M from its grid.
-            with record_function("geometry/deform_grid"):
-                x_c = self._grid_canonical(cam, center, half_depth, res, body_out, exp_film)  # [B, R, S, 3]
-            with record_function("geometry/field"):
-                if field is not None:
-                    s, in_grid = field.lookup(x_c.view(x_c.shape[0], -1, 3))
-                    s, usable = s.view(usable.shape), usable & in_grid.view(usable.shape)
-                else:  # M itself at the usable samples (differentiable: the direct path)
-                    s = x_c.new_zeros(usable.shape)
-                    s = s.masked_scatter(usable, self.manifold(x_c[usable]).to(s.dtype))
-        else:
-            # 2. Pose: nearest-vertex skinning transforms smoothed by D^p, inverted (Eq. 4-5).
-            with record_function("geometry/deform"):
-                transforms = self._sample_transforms(x_t, res, body_out)
-                x_p = apply_inverse_transforms(x_t, transforms)  # [B, R, S, 3]
-                # 3. Expression: x_c = x_p + D^e(x_p) (Eq. 6-7).
-                x_c = x_p + self._expression(x_p, exp_film, fast=False)
-            with record_function("geometry/field"):  # 4. Manifold field.
-                s = self.manifold(x_c)
+        # 2-3. Canonical coordinates from the coarse frustum grid, 4. M from its grid.
+        with record_function("geometry/deform_grid"):
+            x_c = self._grid_canonical(cam, center, half_depth, res, body_out, exp_film)  # [B, R, S, 3]
+        with record_function("geometry/field"):
+            if field is not None:
+                s, in_grid = field.lookup(x_c.view(x_c.shape[0], -1, 3))
+                s, usable = s.view(usable.shape), usable & in_grid.view(usable.shape)
+            else:  # M itself at the usable samples (differentiable: the direct path)
+                s = x_c.new_zeros(usable.shape)
+                s = s.masked_scatter(usable, self.manifold(x_c[usable]).to(s.dtype))
         # 5. First downward crossings, interpolated canonical xy and distance.
         with record_function("geometry/crossings"):
             cr = find_crossings(s, self.manifold.levels, usable)
             xyz = cr.gather(x_c)  # [B, R, L, 3]
             dist = cr.gather(t.view(1, 1, -1, 1).expand(*x_c.shape[:3], 1))[..., 0]
         return Geometry(xyz[..., :2], dist, cr.valid, res, xyz[..., 2])
+
+    def _reference_geometry_in_bands(self, cam: Camera, center: float, half_depth: float, res: int,
+                                     body_out: BodyOutput, exp_film: FiLMParams) -> Geometry:
+        """The reference path over bands of image rows: each band with ``reference_band_halo``
+        rows of context on both sides for D^p (cut off afterwards), so the result equals the
+        whole-image computation while memory stays that of one band."""
+        st = self.settings
+        s_n = st.samples_per_ray
+        band, halo = min(st.reference_band_rows, res), st.reference_band_halo
+        band += band % 2  # even bands and halos keep D^p's 2x pooling cells aligned
+        halo += halo % 2
+        o_all, d_all = camera_rays(cam, res, res)  # [B, R, 3]
+        b = o_all.shape[0]
+        t = torch.linspace(center - half_depth, center + half_depth, s_n, dtype=o_all.dtype, device=o_all.device)
+        parts = []
+        for r0 in range(0, res, band):
+            r1 = min(r0 + band, res)
+            a0, a1 = max(r0 - halo, 0), min(r1 + halo, res)
+            rows = a1 - a0
+            o = o_all.view(b, res, res, 3)[:, a0:a1].reshape(b, -1, 3)
+            d = d_all.view(b, res, res, 3)[:, a0:a1].reshape(b, -1, 3)
+            x_t = o.unsqueeze(2) + d.unsqueeze(2) * t.view(1, 1, -1, 1)  # [B, rows*res, S, 3]
+            usable = self._near_body(x_t, body_out)
+            # 2. Pose: nearest-vertex skinning transforms smoothed by D^p, inverted (Eq. 4-5);
+            #    the halo rows are only D^p's context.
+            with record_function("geometry/deform"):
+                transforms = self._sample_transforms(x_t, rows, res, body_out)
+                keep = slice((r0 - a0) * res, (r1 - a0) * res)
+                x_t, usable, transforms = x_t[:, keep], usable[:, keep], transforms[:, keep]
+                x_p = apply_inverse_transforms(x_t, transforms)
+                # 3. Expression: x_c = x_p + D^e(x_p) (Eq. 6-7).
+                x_c = x_p + self._expression(x_p, exp_film, fast=False)
+            with record_function("geometry/field"):  # 4. Manifold field, 5. crossings.
+                s = self.manifold(x_c)
+            cr = find_crossings(s, self.manifold.levels, usable)
+            xyz = cr.gather(x_c)
+            dist = cr.gather(t.view(1, 1, -1, 1).expand(*x_c.shape[:3], 1))[..., 0]
+            parts.append((xyz, dist, cr.valid))
+        xyz = torch.cat([p[0] for p in parts], 1)
+        return Geometry(xyz[..., :2], torch.cat([p[1] for p in parts], 1), torch.cat([p[2] for p in parts], 1), res,
+                        xyz[..., 2])
 
     # ------------------------------------------------------------------ steps
     def _near_body(self, x_t: torch.Tensor, body_out: BodyOutput) -> torch.Tensor:
@@ -385,12 +430,12 @@ class PortraitRenderer:
         hi = cand.amax(1) + self.settings.body_margin
         return ((x_t >= lo[:, None, None]) & (x_t <= hi[:, None, None])).all(-1)
 
-    def _sample_transforms(self, x_t: torch.Tensor, res: int, body_out: BodyOutput) -> torch.Tensor:
-        """Reference: skinning of every sample, D^p on the [S, res, res] ray-sample grid."""
+    def _sample_transforms(self, x_t: torch.Tensor, rows: int, cols: int, body_out: BodyOutput) -> torch.Tensor:
+        """Reference: skinning of every sample, D^p on the [S, rows, cols] ray-sample grid."""
         b, r, s_n, _ = x_t.shape
         sk = inverse_skinning(x_t.reshape(b, -1, 3), body_out, self.body.candidate_vertex_ids,
                               return_transforms=True)
-        grid = sk.transforms.reshape(b, res, res, s_n, 16).permute(0, 4, 3, 1, 2)  # [B, 16, S, H, W]
+        grid = sk.transforms.reshape(b, rows, cols, s_n, 16).permute(0, 4, 3, 1, 2)  # [B, 16, S, H, W]
         smooth = self.pose_deformer(grid)
         return smooth.permute(0, 3, 4, 2, 1).reshape(b, r, s_n, 4, 4)
 
@@ -437,6 +482,14 @@ class PortraitRenderer:
                 sub = FiLMParams(film.freqs[i:i + 1], film.phases[i:i + 1])
                 out[i, idx] = self.expression_deformer(flat[i:i + 1, idx], sub)[0]
         return out.view_as(x_p)
+
+
+def radiance_latent(settings: RenderSettings, face_id: torch.Tensor, noise: torch.Tensor,
+                    betas: torch.Tensor) -> torch.Tensor:
+    """The latent of phi's and U's mappings: [face_id, eps] (+ betas with
+    ``settings.radiance_betas``) -> [B, z_dim]."""
+    parts = [face_id, noise] + ([betas] if settings.radiance_betas else [])
+    return torch.cat(parts, -1)
 
 
 def _put(target: torch.Tensor, i: int, mask: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
