@@ -1,0 +1,86 @@
+"""The teacher recipe: every phase runs (2 steps each on a tiny config), resumes, exports a
+pipeline that loads and renders, and installs like the embedded default model."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from aniportrait_hub.pretrained import load_default
+
+ROOT = Path(__file__).resolve().parents[2]
+TINY = ["--preset", "small", "--identities", "3", "--high_res", "256", "--supersample", "2",
+        "--manifold_steps", "2", "--manifold_points", "512", "--radiance_steps", "2", "--radiance_points", "256",
+        "--radiance_batch", "2", "--expression_steps", "2", "--expression_batch", "2",
+        "--expression_vertices", "64", "--superres_steps", "2", "--superres_batch", "1", "--superres_crop", "8",
+        "--priors_rows", "16", "--preview_every", "0", "--log_every", "1"]
+
+
+def _teach(out: Path, *extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "train" / "teacher.py"), "--out", str(out), *TINY, *extra],
+                          capture_output=True, text=True, cwd=ROOT, timeout=900)
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("teacher") / "run"
+    r = _teach(out)
+    assert r.returncode == 0, r.stderr[-3000:]
+    return out
+
+
+def test_every_phase_runs_and_reports(run):
+    state = json.loads((run / "state.json").read_text())
+    assert state["done"] == ["data", "manifold", "radiance", "expression", "superres", "export"]
+    assert state["report"]["data"]["identities"] == 3
+    assert state["report"]["radiance"]["steps"] == 2 and state["report"]["superres"]["steps"] == 2
+    rows = [json.loads(x) for x in (run / "log.jsonl").read_text().splitlines()]
+    assert {r["phase"] for r in rows} == {"manifold", "radiance", "expression", "superres"}
+    assert all(all(v == v for v in r.values() if isinstance(v, float)) for r in rows)  # no NaN
+
+
+def test_exported_pipeline_renders_with_appearance_codes(run):
+    from aniportrait_hub import AniPortraitGAN
+
+    pipe = AniPortraitGAN.from_pretrained(run / "pipeline")
+    assert pipe.priors.config.noise_dim == 15  # eps is the appearance code
+    assert pipe.priors.config.source.startswith("synthetic label distribution")
+    out = pipe(seed=0, resolution=64, face_resolution=0, output_type="np")
+    assert out.images.shape == (1, 64, 64, 3) and torch.isfinite(torch.as_tensor(out.images)).all()
+
+
+def test_rerun_resumes_and_changes_nothing(run):
+    before = (run / "state.json").read_text()
+    weights = (run / "pipeline" / "radiance" / "diffusion_pytorch_model.safetensors").read_bytes()
+    r = _teach(run)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert (run / "state.json").read_text() == before
+    assert (run / "pipeline" / "radiance" / "diffusion_pytorch_model.safetensors").read_bytes() == weights
+
+
+def test_install_and_clear_errors_for_a_missing_or_corrupt_model(run, tmp_path):
+    sys.path.insert(0, str(ROOT))
+    from train.default_card import install
+
+    target = tmp_path / "default"
+    install(run, target)
+    pipe = load_default(target)
+    assert pipe.render_settings.map_resolution == 64
+    with pytest.raises(FileNotFoundError, match="missing.*rebuild"):
+        load_default(tmp_path / "nowhere")
+    w = target / "radiance" / "diffusion_pytorch_model.safetensors"
+    w.write_bytes(w.read_bytes()[:100])
+    with pytest.raises(ValueError, match="corrupt or incomplete.*rebuild"):
+        load_default(target)
+    with pytest.raises(FileNotFoundError, match="no exported pipeline"):
+        install(tmp_path / "empty_run", tmp_path / "other")
+
+
+def test_bad_arguments_are_refused(tmp_path):
+    r = _teach(tmp_path / "x", "--phases", "data,paint")
+    assert r.returncode != 0 and "unknown phases" in r.stderr
+    r = _teach(tmp_path / "y", "--identities", "1")
+    assert r.returncode == 2 and "identities must be >= 2" in r.stderr

@@ -1,0 +1,670 @@
+"""Teacher training of the default model: the synthetic renderer supervises every network where
+it knows the answer, in 3D, without rendering a single image (issue: the embedded default model).
+
+    python train/teacher.py --out runs/teacher [--identities 320] [--radiance_minutes 40] ...
+
+Phases, each checkpointed into ``OUT`` (a killed run resumes at the phase it was in):
+
+0. ``data``: K synthetic people (the synthesizer's identities, held-out ones skipped); for each,
+   the teacher's canonical surface over the radiance-map grid (:mod:`aniportrait_hub.data.canonical`:
+   supersampled at the bake resolution, one ray per texel at U's resolution), its labels and
+   its appearance code (:mod:`aniportrait_hub.data.appearance_code`).
+1. ``manifold``: M regressed onto a level field that brackets all people's canonical surfaces:
+   s = 23 at ``front`` (the front-most surface over all people, dilated, plus a margin) falling
+   linearly to 8 at ``back`` (the rearmost, minus a margin), so the 24 manifolds are layered
+   height fields wrapping every person from the start.
+2. ``radiance``: phi at the bake points (where the 24 manifolds meet the baking rays): opacity
+   against the teacher's coverage (a point behind the surface is inside), colour against the
+   surface colour, for each person's latent [face_id, appearance code + free noise, betas].
+3. ``expression``: D^e against the face model's expression offsets (Eq. 10) at face vertices,
+   with the smoothness and minimal-deformation terms (Eq. 12-13) in its support box.
+4. ``superres``: U from phi's baked maps (phi frozen) to the teacher's high-resolution maps,
+   on random crops.
+5. ``export``: the pipeline (priors from the synthesizer's label distribution), its model card
+   figures and per-phase pictures.
+
+D^p stays at its box-filter initialisation, which is what Eq. 11 pulls it towards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+if __package__ in (None, ""):  # run as a script: make `train` and the package importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from aniportrait_hub.conditioning.priors import LabelPriors
+from aniportrait_hub.data.appearance_code import CODE_DIM, encode
+from aniportrait_hub.data.canonical import canonical_maps, coverage
+from aniportrait_hub.data.synthesize import SynthConfig, SyntheticRenderer, sample_labels
+from aniportrait_hub.pipelines.pipeline import AniPortraitGAN
+from aniportrait_hub.rendering.baking import bake_radiance_maps, manifold_heights
+from aniportrait_hub.rendering.renderer import radiance_latent
+
+PHASES = ("data", "manifold", "radiance", "expression", "superres", "export")
+
+
+@dataclasses.dataclass
+class TeacherConfig:
+    """Run config of the teacher recipe (every value our choice unless it says otherwise)."""
+
+    out: Path = Path("runs/teacher")
+    """Run folder (phase checkpoints, data, pictures, ``pipeline/``)."""
+    preset: str = "default"
+    """Architecture preset of the model."""
+    seed: int = 0
+    """Seed of the synthesizer (identity i is sample i of this seed) and of training."""
+    identities: int = 320
+    """Synthetic people taught (held-out samples, index % 10 == 9, are skipped)."""
+    high_res: int = 512
+    """Teacher map resolution for U (map_resolution x U's scale)."""
+    supersample: int = 4
+    """Sub-rays per texel side for the bake-resolution targets."""
+    workers: int = 2
+    """Processes building the teacher data."""
+    appearance: str = "derived"
+    """Appearance code of a training identity: "derived" = the synthesizer's appearance
+    parameters sent to N(0, I) (:mod:`aniportrait_hub.data.appearance_code`). The model's eps
+    is exactly that code (``noise_dim`` = CODE_DIM = 15 instead of the reference's 80): free
+    random dimensions cost phi a long time to learn to ignore."""
+    front_margin: float = 0.012
+    """Manifold slab: margin in front of the front-most surface (world units)."""
+    back_margin: float = 0.015
+    """Manifold slab: margin behind the rearmost surface."""
+    min_thickness: float = 0.04
+    """Manifold slab: minimum thickness."""
+    slab_dilation: int = 7
+    """Texels of max/min filtering of the slab bounds (covers silhouettes) before blurring."""
+    slab_blur: float = 2.0
+    """Gaussian blur (texels) of the slab bounds (keeps M smooth: single crossings per ray)."""
+    manifold_steps: int = 3000
+    """Adam steps of M."""
+    manifold_points: int = 16384
+    """Points per M step."""
+    radiance_minutes: float = 40.0
+    """Wall-clock budget of the radiance phase (it stops at this or ``radiance_steps``)."""
+    radiance_steps: int = 100000
+    """Step limit of the radiance phase."""
+    radiance_batch: int = 4
+    """Identities per radiance step."""
+    radiance_points: int = 8192
+    """Bake points per identity and step."""
+    near_weight: float = 6.0
+    """Sampling weight of bake points within ``near_band`` of the surface (others 1)."""
+    near_band: float = 0.015
+    """Near-surface band (world units)."""
+    opacity_ramp: float = 0.003
+    """Opacity targets soften over this depth (world units)."""
+    lr_radiance: float = 2e-4
+    """Adam learning rate of phi (cosine decay to 10% over the phase)."""
+    lr_mapping_factor: float = 1.0
+    """Learning rate factor of phi's mapping network."""
+    rgb_weight: float = 2.0
+    """Weight of the colour L1 against the opacity BCE."""
+    expression_steps: int = 1500
+    """Adam steps of D^e."""
+    expression_batch: int = 8
+    """People x expressions per D^e step."""
+    expression_vertices: int = 2048
+    """Face vertices per person per D^e step."""
+    superres_minutes: float = 20.0
+    """Wall-clock budget of the super-resolution phase."""
+    superres_steps: int = 100000
+    """Step limit of the super-resolution phase."""
+    superres_batch: int = 2
+    """Identities per U step."""
+    superres_crop: int = 32
+    """Low-resolution crop side of a U step (its high-resolution target is x scale)."""
+    lr_superres: float = 5e-4
+    """Adam learning rate of U."""
+    priors_rows: int = 4096
+    """Rows of the exported label priors (drawn from the synthesizer's label distribution)."""
+    device: str = "cpu"
+    """Torch device ("cuda" on a GPU)."""
+    threads: int = 0
+    """CPU threads (0: torch's default)."""
+    log_every: int = 50
+    """Steps between log lines (``log.jsonl``)."""
+    preview_every: int = 500
+    """Steps between preview pictures (``previews/``) in the radiance and U phases (0: none)."""
+
+    def validate(self) -> None:
+        if self.identities < 2:
+            raise ValueError(f"identities must be >= 2, got {self.identities}")
+        if self.appearance != "derived":
+            raise ValueError(f"appearance must be 'derived', got {self.appearance!r}")
+        if self.supersample < 1 or self.high_res < 16:
+            raise ValueError("supersample must be >= 1 and high_res >= 16")
+
+
+# ---------------------------------------------------------------------------------- data
+_SYNTH: SyntheticRenderer | None = None
+
+
+def _init_worker(seed: int) -> None:
+    global _SYNTH
+    torch.set_num_threads(1)
+    _SYNTH = SyntheticRenderer(SynthConfig(seed=seed))
+
+
+def _teach_one(args):
+    index, low, high, ss = args
+    person = _SYNTH.person(index)
+    maps = canonical_maps(_SYNTH, person, _SYNTH.settings, low, high, ss)
+    code = encode(person.look, person.style, np.random.default_rng([_SYNTH.cfg.seed, index, 7]))
+    lab = person.labels
+    return index, maps, code, lab["face_id"].astype(np.float32), lab["betas"].astype(np.float32)
+
+
+def training_indices(cfg: TeacherConfig) -> list[int]:
+    """Synthesizer sample indices of the taught identities (held-out ones skipped)."""
+    out, i = [], 0
+    while len(out) < cfg.identities:
+        if i % 10 != 9:
+            out.append(i)
+        i += 1
+    return out
+
+
+def build_data(cfg: TeacherConfig, low_res: int) -> dict:
+    """Phase 0: the teacher's maps of every taught identity, saved as ``data.npz``."""
+    from multiprocessing import get_context
+
+    idx = training_indices(cfg)
+    jobs = [(i, low_res, cfg.high_res, cfg.supersample) for i in idx]
+    res = {}
+    with get_context("spawn").Pool(cfg.workers, initializer=_init_worker, initargs=(cfg.seed,)) as pool:
+        for index, maps, code, face_id, betas in tqdm(pool.imap_unordered(_teach_one, jobs), total=len(jobs),
+                                                        desc="teacher data"):
+            res[index] = (maps, code, face_id, betas)
+    order = sorted(res)
+    data = {"index": np.array(order), "z_lr": np.stack([res[i][0].z_lr for i in order]),
+            "rgb_lr": np.stack([res[i][0].rgb_lr for i in order]),
+            "z_hr": np.stack([res[i][0].z_hr for i in order]),
+            "rgb_hr": np.stack([res[i][0].rgb_hr for i in order]),
+            "code": np.stack([res[i][1] for i in order]), "face_id": np.stack([res[i][2] for i in order]),
+            "betas": np.stack([res[i][3] for i in order])}
+    tmp = cfg.out / "data.tmp.npz"
+    np.savez(tmp, **data)
+    tmp.rename(cfg.out / "data.npz")
+    return data
+
+
+# ---------------------------------------------------------------------------------- phase 1
+def slab_bounds(z_lr: np.ndarray, cfg: TeacherConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Front and back of the manifold slab over the map grid [r, r] from all people's sub-ray
+    hits [K, S, r, r] (NaN = miss): front-most / rearmost surface, filled where nobody is,
+    dilated over silhouettes, blurred, margins and minimum thickness applied."""
+    from scipy import ndimage
+
+    import warnings
+
+    with warnings.catch_warnings():  # texels nobody covers are all-NaN: filled below
+        warnings.simplefilter("ignore", RuntimeWarning)
+        zf = np.nanmax(z_lr.astype(np.float32), axis=(0, 1))
+        zb = np.nanmin(z_lr.astype(np.float32), axis=(0, 1))
+    known = np.isfinite(zf)
+    if not known.any():
+        raise ValueError("the teacher data holds no surface hits")
+    _, (iy, ix) = ndimage.distance_transform_edt(~known, return_indices=True)
+    zf, zb = zf[iy, ix], zb[iy, ix]
+    k = cfg.slab_dilation
+    zf = ndimage.gaussian_filter(ndimage.maximum_filter(zf, k), cfg.slab_blur, mode="nearest") + cfg.front_margin
+    zb = ndimage.gaussian_filter(ndimage.minimum_filter(zb, k), cfg.slab_blur, mode="nearest") - cfg.back_margin
+    zb = np.minimum(zb, zf - cfg.min_thickness)
+    return zf.astype(np.float32), zb.astype(np.float32)
+
+
+def level_field(points: torch.Tensor, front: torch.Tensor, back: torch.Tensor, x_range, y_range,
+                levels: torch.Tensor) -> torch.Tensor:
+    """Target s at canonical points [N, 3]: the first level at ``front``, the last at ``back``
+    (bilinear over the map grid, clamped at its border), linear in z between and beyond."""
+    gx = (points[:, 0] - x_range[0]) / (x_range[1] - x_range[0]) * 2 - 1
+    gy = (points[:, 1] - y_range[0]) / (y_range[1] - y_range[0]) * 2 - 1
+    grid = torch.stack([gx, gy], -1).clamp(-1, 1).view(1, 1, -1, 2)
+    fb = F.grid_sample(torch.stack([front, back])[None], grid, mode="bilinear", align_corners=True)[0, :, 0]
+    hi, lo = levels.max(), levels.min()
+    return lo + (hi - lo) * (points[:, 2] - fb[1]) / (fb[0] - fb[1])
+
+
+def train_manifold(pipe: AniPortraitGAN, data: dict, cfg: TeacherConfig, log) -> dict:
+    st = pipe.render_settings
+    dev = pipe.device
+    front, back = (torch.from_numpy(a).to(dev) for a in slab_bounds(data["z_lr"], cfg))
+    m = pipe.manifold
+    levels = m.levels.to(dev)
+    opt = torch.optim.Adam(m.parameters(), 1e-3)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.manifold_steps, 1e-5)
+    g = torch.Generator(device="cpu").manual_seed(cfg.seed)
+    lo = torch.tensor([b[0] for b in st.field_bounds])
+    hi = torch.tensor([b[1] for b in st.field_bounds])
+    m.train()
+    for step in tqdm(range(cfg.manifold_steps), desc="manifold"):
+        n = cfg.manifold_points
+        pts = lo + (hi - lo) * torch.rand(n, 3, generator=g)
+        # Half the points inside the slab (+-2 cm), where the levels must sit exactly.
+        gx = torch.randint(0, front.shape[1], (n // 2,), generator=g)
+        gy = torch.randint(0, front.shape[0], (n // 2,), generator=g)
+        u = torch.rand(n // 2, generator=g).to(dev)
+        xs = st.map_x_range[0] + (st.map_x_range[1] - st.map_x_range[0]) * gx / (front.shape[1] - 1)
+        ys = st.map_y_range[0] + (st.map_y_range[1] - st.map_y_range[0]) * gy / (front.shape[0] - 1)
+        zs = (back[gy, gx] - 0.02) + u * (front[gy, gx] - back[gy, gx] + 0.04)
+        pts[: n // 2] = torch.stack([xs, ys, zs.cpu()], -1)
+        pts = pts.to(dev)
+        target = level_field(pts, front, back, st.map_x_range, st.map_y_range, levels)
+        loss = (m(pts) - target).abs().mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        if step % cfg.log_every == 0 or step == cfg.manifold_steps - 1:
+            log({"phase": "manifold", "step": step, "l1_s": loss.item()})
+    m.eval()
+    # Report: level error inside the slab, in world units.
+    with torch.no_grad():
+        pts = torch.stack([xs, ys, zs.cpu()], -1).to(dev)
+        err = (m(pts) - level_field(pts, front, back, st.map_x_range, st.map_y_range, levels)).abs()
+        slope = (levels.max() - levels.min()) / (front[gy, gx] - back[gy, gx])
+        return {"slab_l1_s": err.mean().item(), "slab_error_mm": (err / slope).mean().item() * 1000,
+                "slab_thickness_mm_mean": float((front - back).mean()) * 1000,
+                "slab_thickness_mm_max": float((front - back).max()) * 1000}
+
+
+# ---------------------------------------------------------------------------------- phase 2
+def identity_latent(pipe: AniPortraitGAN, data: dict, ids: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    """[face_id, eps, betas] of training identities ``ids`` (eps = the appearance code; any
+    further eps dimensions a pipeline has are drawn afresh, so phi learns to ignore them)."""
+    noise = torch.randn(len(ids), pipe.priors.config.noise_dim, generator=g)
+    noise[:, :CODE_DIM] = torch.from_numpy(data["code"][ids.numpy()])
+    face_id = torch.from_numpy(data["face_id"][ids.numpy()])
+    betas = torch.from_numpy(data["betas"][ids.numpy()])
+    return radiance_latent(pipe.render_settings, face_id, noise, betas).to(pipe.device)
+
+
+def preview(pipe: AniPortraitGAN, data: dict, path: Path, rows: tuple[int, ...] = (0, 1, 2, 3),
+            resolution: int = 256) -> None:
+    """Frontal renders of training identities ``rows`` (top) above the teacher's canonical
+    colours (bottom), one PNG."""
+    from PIL import Image
+
+    from aniportrait_hub.pipelines.pipeline import PortraitLatents
+
+    was = {m: getattr(pipe, m).training for m in ("radiance", "superres")}
+    for m in was:
+        getattr(pipe, m).eval()
+    pipe.reset_runtime()
+    tiles = []
+    for i in rows:
+        noise = torch.zeros(1, pipe.priors.config.noise_dim)
+        noise[0, :CODE_DIM] = torch.from_numpy(data["code"][i])
+        lat = PortraitLatents(torch.from_numpy(data["face_id"][i:i + 1]), torch.from_numpy(data["betas"][i:i + 1]),
+                              noise)
+        cache = pipe.bake_identity(lat, truncation_psi=1.0)
+        out = pipe.render_frame(cache, torch.zeros(1, pipe.assets.config.exp_dim), torch.zeros(1, 6, 3),
+                                torch.tensor([[math.pi / 2, math.pi / 2]]), resolution=resolution)
+        img = (out.image[0].permute(1, 2, 0).clamp(0, 1).cpu().numpy() * 255).astype(np.uint8)
+        rgb = data["rgb_hr"][i][::-1]
+        hit = np.isfinite(data["z_hr"][i].astype(np.float32))[::-1]
+        teacher = np.where(hit[..., None], rgb, 255).astype(np.uint8)
+        teacher = np.asarray(Image.fromarray(teacher).resize((resolution, resolution)))
+        tiles.append(np.concatenate([img, teacher], 0))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.concatenate(tiles, 1)).save(path)
+    pipe.reset_runtime()
+    for m, t in was.items():
+        getattr(pipe, m).train(t)
+
+
+def bake_targets(heights, data: dict, i: int, ramp: float):
+    """Opacity [T, L] and colour [T, 3] targets of identity row i at the bake points."""
+    pts, valid = heights
+    z_sub = torch.from_numpy(data["z_lr"][i]).float().flatten(1)  # [S, T]
+    alpha = coverage(z_sub[..., None].to(pts.device), pts[..., 2], ramp) * valid  # [T, L]
+    rgb = torch.from_numpy(data["rgb_lr"][i].astype(np.float32)).reshape(-1, 3).to(pts.device)
+    return alpha, rgb
+
+
+def train_radiance(pipe: AniPortraitGAN, data: dict, cfg: TeacherConfig, log) -> dict:
+    phi = pipe.radiance
+    heights = pipe.renderer().manifold_heights()
+    pts, valid = heights
+    t_n, l_n, _ = pts.shape
+    mapping_params = list(phi.mapping_net.parameters())
+    ids_m = {id(p) for p in mapping_params}
+    opt = torch.optim.Adam([{"params": [p for p in phi.parameters() if id(p) not in ids_m]},
+                            {"params": mapping_params, "lr": cfg.lr_radiance * cfg.lr_mapping_factor}],
+                           lr=cfg.lr_radiance, betas=(0.9, 0.99))
+    g = torch.Generator().manual_seed(cfg.seed + 1)
+    k = len(data["index"])
+    start = time.time()
+    phi.train()
+    step = 0
+    ema = None
+    bar = tqdm(total=cfg.radiance_steps, desc="radiance")
+    while step < cfg.radiance_steps and time.time() - start < cfg.radiance_minutes * 60:
+        # Cosine decay over the phase's budget (time or steps, whichever ends it), to 10%.
+        frac = max(step / cfg.radiance_steps, (time.time() - start) / (cfg.radiance_minutes * 60))
+        for grp, base in zip(opt.param_groups, (cfg.lr_radiance, cfg.lr_radiance * cfg.lr_mapping_factor)):
+            grp["lr"] = base * (0.1 + 0.45 * (1 + math.cos(math.pi * min(frac, 1.0))))
+        ids = torch.randint(0, k, (cfg.radiance_batch,), generator=g)
+        z = identity_latent(pipe, data, ids, g)
+        film = phi.mapping(z)
+        p_list, a_list, c_list = [], [], []
+        for i in ids.tolist():
+            alpha, rgb = bake_targets(heights, data, i, cfg.opacity_ramp)
+            zf = torch.from_numpy(np.nan_to_num(data["z_lr"][i].astype(np.float32), nan=-9.0).max(0)).flatten()
+            near = ((pts[..., 2] - zf[:, None].to(pts.device)).abs() < cfg.near_band) & valid
+            w = (1.0 + (cfg.near_weight - 1.0) * near.float()) * valid.float()
+            sel = torch.multinomial(w.flatten(), cfg.radiance_points, replacement=True, generator=g)
+            p_list.append(pts.reshape(-1, 3)[sel])
+            a_list.append(alpha.flatten()[sel])
+            c_list.append(rgb[sel // l_n])
+        p = torch.stack(p_list)
+        view = p.new_tensor([0.0, 0.0, -1.0]).expand_as(p)
+        out = phi(p, view, film)
+        a_t, c_t = torch.stack(a_list), torch.stack(c_list)
+        alpha = (1 - torch.exp(-0.04 * F.softplus(out.sigma))).clamp(1e-5, 1 - 1e-5)
+        bce = F.binary_cross_entropy(alpha, a_t)
+        rgb_l1 = ((out.rgb - c_t).abs().mean(-1) * (a_t + 0.05)).sum() / (a_t + 0.05).sum()
+        loss = bce + cfg.rgb_weight * rgb_l1
+        if not torch.isfinite(loss):
+            raise RuntimeError(f"radiance step {step}: non-finite loss")
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        vals = {"bce": bce.item(), "rgb_l1": rgb_l1.item(), "alpha_l1": (alpha - a_t).abs().mean().item()}
+        ema = vals if ema is None else {kk: 0.98 * ema[kk] + 0.02 * v for kk, v in vals.items()}
+        if step % cfg.log_every == 0:
+            log({"phase": "radiance", "step": step, "seconds": time.time() - start, **vals})
+            bar.set_postfix(bce=f"{ema['bce']:.3f}", rgb=f"{ema['rgb_l1']:.3f}")
+        if cfg.preview_every and step % cfg.preview_every == 0:
+            preview(pipe, data, cfg.out / "previews" / f"radiance_{step:06d}.png")
+        step += 1
+        bar.update()
+    bar.close()
+    phi.eval()
+    if cfg.preview_every:
+        preview(pipe, data, cfg.out / "previews" / f"radiance_{step:06d}_final.png")
+    return {"steps": step, "seconds": time.time() - start, **{f"final_{kk}": v for kk, v in ema.items()}}
+
+
+# ---------------------------------------------------------------------------------- phase 3
+def train_expression(pipe: AniPortraitGAN, cfg: TeacherConfig, log) -> dict:
+    de = pipe.expression_deformer
+    body = pipe.renderer().body
+    fm = pipe.face_model()
+    dev = pipe.device
+    rng = np.random.default_rng([cfg.seed, 3])
+    names = fm.exp_names
+    opt = torch.optim.Adam(de.parameters(), 2e-4)
+    cfgc = de.config
+    c, h = torch.tensor(cfgc.region_center, device=dev), torch.tensor(cfgc.region_half_size, device=dev)
+    synth = SynthConfig()
+    de.train()
+    n_face = fm.body_vertex_ids.shape[0]
+    for step in tqdm(range(cfg.expression_steps), desc="expression"):
+        labs = [sample_labels(rng, synth, names) for _ in range(cfg.expression_batch)]
+        exp = np.stack([lb["expression"] for lb in labs])
+        # Half the rows: single units at random intensity (what sweeps and trackers ask for).
+        for r in range(cfg.expression_batch // 2):
+            exp[r] = 0
+            exp[r, rng.integers(len(names))] = rng.uniform(0, 1)
+        face_id = torch.tensor(np.stack([lb["face_id"] for lb in labs]), dtype=torch.float32, device=dev)
+        betas = torch.tensor(np.stack([lb["betas"] for lb in labs]), dtype=torch.float32, device=dev)
+        expression = torch.tensor(exp, dtype=torch.float32, device=dev)
+        ids = fm.body_vertex_ids[torch.from_numpy(rng.integers(0, n_face, cfg.expression_vertices)).to(dev)]
+        zero = torch.zeros(cfg.expression_batch, 6, 3, device=dev)
+        with torch.no_grad():
+            x_p = body(betas, zero, vertex_ids=ids,
+                       rest_offsets=fm.body_offsets(face_id, expression, vertex_ids=ids)).neutral_vertices
+            x_n = body(betas, zero, vertex_ids=ids,
+                       rest_offsets=fm.body_offsets(face_id, None, vertex_ids=ids)).neutral_vertices
+        film = de.mapping(face_id, expression)
+        imitation = (de(x_p, film) - (x_n - x_p)).pow(2).sum(-1).mean()
+        box = c + (torch.rand(cfg.expression_batch, 1024, 3, device=dev) * 2 - 1) * h
+        d_x = de(box, film)
+        smooth = (d_x - de(box + torch.randn_like(box) * 0.01, film)).pow(2).sum(-1).mean()
+        minimal = d_x.pow(2).sum(-1).mean()
+        loss = 1e4 * imitation + 1e3 * smooth + 10.0 * minimal
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if step % cfg.log_every == 0 or step == cfg.expression_steps - 1:
+            log({"phase": "expression", "step": step, "imitation_mm": imitation.sqrt().item() * 1000,
+                 "smooth": smooth.item(), "minimal": minimal.item(),
+                 "offset_mm": (x_n - x_p).norm(dim=-1).mean().item() * 1000})
+    de.eval()
+    return {"imitation_rms_mm": imitation.sqrt().item() * 1000,
+            "offset_rms_mm": (x_n - x_p).pow(2).sum(-1).mean().sqrt().item() * 1000}
+
+
+# ---------------------------------------------------------------------------------- phase 4
+def train_superres(pipe: AniPortraitGAN, data: dict, cfg: TeacherConfig, log) -> dict:
+    u, phi = pipe.superres, pipe.radiance
+    st = pipe.render_settings
+    dev = pipe.device
+    scale = u.config.scale
+    r_lo = st.map_resolution
+    heights = pipe.renderer().manifold_heights()
+    hr_pts, hr_valid = manifold_heights(pipe.manifold, r_lo * scale, st.map_x_range, st.map_y_range,
+                                        st.bake_z_range, st.bake_z_samples)
+    if data["z_hr"].shape[-1] != r_lo * scale:
+        raise ValueError(f"teacher high_res {data['z_hr'].shape[-1]} != map resolution x U's scale "
+                         f"{r_lo * scale}")
+    pts, valid = heights
+    l_n = pts.shape[1]
+    pts_img = pts.view(r_lo, r_lo, l_n, 3)
+    val_img = valid.view(r_lo, r_lo, l_n)
+    hr_img = hr_pts.view(r_lo * scale, r_lo * scale, l_n, 3)
+    hv_img = hr_valid.view(r_lo * scale, r_lo * scale, l_n)
+    opt = torch.optim.Adam(u.parameters(), cfg.lr_superres, betas=(0.9, 0.99))
+    g = torch.Generator().manual_seed(cfg.seed + 4)
+    k = len(data["index"])
+    c = cfg.superres_crop
+    pad = 4  # low-resolution context around the crop (U's receptive field; cut off after)
+    start, step, ema = time.time(), 0, None
+    phi.requires_grad_(False)
+    u.train()
+    bar = tqdm(total=cfg.superres_steps, desc="superres")
+    while step < cfg.superres_steps and time.time() - start < cfg.superres_minutes * 60:
+        ids = torch.randint(0, k, (cfg.superres_batch,), generator=g)
+        z = identity_latent(pipe, data, ids, g)
+        with torch.no_grad():
+            film = phi.mapping(z)
+        style = u.mapping(z)
+        loss_sum, vals_sum = 0.0, {"rgb_l1": 0.0, "alpha_l1": 0.0, "base_rgb_l1": 0.0}
+        for b, i in enumerate(ids.tolist()):
+            # Crops mostly on the person (row/col of a random surface texel).
+            hit = np.isfinite(data["z_lr"][i].astype(np.float32)).any(0)
+            ys, xs = np.nonzero(hit)
+            j = int(torch.randint(0, len(ys), (1,), generator=g))
+            y0 = int(np.clip(ys[j] - c // 2, 0, r_lo - c))
+            x0 = int(np.clip(xs[j] - c // 2, 0, r_lo - c))
+            ya, yb, xa, xb = max(y0 - pad, 0), min(y0 + c + pad, r_lo), max(x0 - pad, 0), min(x0 + c + pad, r_lo)
+            sub = (pts_img[ya:yb, xa:xb].reshape(-1, l_n, 3), val_img[ya:yb, xa:xb].reshape(-1, l_n))
+            from aniportrait_hub.conditioning.mapping import FiLMParams
+
+            with torch.no_grad():
+                maps = bake_radiance_maps(sub, phi, FiLMParams(film.freqs[b:b + 1], film.phases[b:b + 1]),
+                                          (yb - ya, xb - xa))
+            up = u(maps, style[b:b + 1])[0]  # [L, 4, h*s, w*s]
+            oy, ox = (y0 - ya) * scale, (x0 - xa) * scale
+            up = up[:, :, oy:oy + c * scale, ox:ox + c * scale]
+            # Targets at the high-resolution texels of the crop.
+            hy, hx = y0 * scale, x0 * scale
+            z_l = hr_img[hy:hy + c * scale, hx:hx + c * scale, :, 2]  # [H, W, L]
+            zf = torch.from_numpy(data["z_hr"][i, hy:hy + c * scale, hx:hx + c * scale].astype(np.float32)).to(dev)
+            a_t = coverage(zf[None, ..., None], z_l, cfg.opacity_ramp) * hv_img[hy:hy + c * scale, hx:hx + c * scale]
+            a_t = a_t.permute(2, 0, 1)  # [L, H, W]
+            c_t = torch.from_numpy(data["rgb_hr"][i, hy:hy + c * scale, hx:hx + c * scale].astype(np.float32) / 255)
+            c_t = c_t.permute(2, 0, 1).to(dev)[None]  # [1, 3, H, W]
+            w = a_t[:, None] + 0.05
+            rgb_l1 = ((up[:, :3] - c_t).abs() * w).sum() / (w.sum() * 3)
+            alpha_l1 = (up[:, 3] - a_t).abs().mean()
+            loss_sum = loss_sum + rgb_l1 + alpha_l1
+            with torch.no_grad():
+                base = F.interpolate(maps[0, :, :3], scale_factor=scale, mode="bilinear", align_corners=False)
+                base = base[:, :, oy:oy + c * scale, ox:ox + c * scale]
+                vals_sum["base_rgb_l1"] += (((base - c_t).abs() * w).sum() / (w.sum() * 3)).item()
+            vals_sum["rgb_l1"] += rgb_l1.item()
+            vals_sum["alpha_l1"] += alpha_l1.item()
+        loss = loss_sum / len(ids)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        vals = {kk: v / len(ids) for kk, v in vals_sum.items()}
+        ema = vals if ema is None else {kk: 0.98 * ema[kk] + 0.02 * v for kk, v in vals.items()}
+        if step % cfg.log_every == 0:
+            log({"phase": "superres", "step": step, "seconds": time.time() - start, **vals})
+            bar.set_postfix(rgb=f"{ema['rgb_l1']:.4f}", base=f"{ema['base_rgb_l1']:.4f}")
+        if cfg.preview_every and step % cfg.preview_every == 0:
+            preview(pipe, data, cfg.out / "previews" / f"superres_{step:06d}.png", resolution=512)
+        step += 1
+        bar.update()
+    bar.close()
+    u.eval()
+    phi.requires_grad_(True)
+    if cfg.preview_every:
+        preview(pipe, data, cfg.out / "previews" / f"superres_{step:06d}_final.png", resolution=512)
+    return {"steps": step, "seconds": time.time() - start, **{f"final_{kk}": v for kk, v in ema.items()}}
+
+
+# ---------------------------------------------------------------------------------- export
+def label_priors(pipe: AniPortraitGAN, cfg: TeacherConfig) -> LabelPriors:
+    """Label rows drawn from the synthesizer's label distribution (what the taught people were
+    posed with), as the pipeline's priors."""
+    fm = pipe.face_model()
+    rng = np.random.default_rng([cfg.seed, 5])
+    labs = [sample_labels(rng, SynthConfig(), fm.exp_names) for _ in range(cfg.priors_rows)]
+    a = pipe.assets.config
+    pr = LabelPriors(num_rows=cfg.priors_rows, id_dim=a.id_dim, exp_dim=a.exp_dim, pose_scale=1.0,
+                     noise_dim=pipe.priors.config.noise_dim,
+                     source=f"synthetic label distribution (seed {cfg.seed}, {cfg.priors_rows} rows)")
+    with torch.no_grad():
+        for key in ("face_id", "betas", "expression", "joint_eulers", "camera"):
+            getattr(pr, key).copy_(torch.tensor(np.stack([lb[key] for lb in labs]), dtype=torch.float32))
+    return pr
+
+
+# ---------------------------------------------------------------------------------- driver
+class Run:
+    """Phase bookkeeping: ``state.json`` names the phases done; ``stage/`` holds the pipeline
+    after the last finished phase (replaced atomically)."""
+
+    def __init__(self, cfg: TeacherConfig):
+        self.cfg = cfg
+        cfg.out.mkdir(parents=True, exist_ok=True)
+        self.state_path = cfg.out / "state.json"
+        self.state = json.loads(self.state_path.read_text()) if self.state_path.exists() else {"done": [],
+                                                                                                "report": {}}
+        self.log_file = (cfg.out / "log.jsonl").open("a")
+
+    def log(self, row: dict) -> None:
+        self.log_file.write(json.dumps(row) + "\n")
+        self.log_file.flush()
+
+    def finish(self, phase: str, pipe: AniPortraitGAN | None, report: dict) -> None:
+        import shutil
+
+        if pipe is not None:
+            tmp = self.cfg.out / "stage.tmp"
+            shutil.rmtree(tmp, ignore_errors=True)
+            pipe.save_pretrained(tmp)
+            old = self.cfg.out / "stage"
+            if old.exists():
+                shutil.rmtree(old)
+            tmp.rename(old)
+        self.state["done"].append(phase)
+        self.state["report"][phase] = report
+        tmp = self.state_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.state, indent=1))
+        tmp.replace(self.state_path)
+        print(f"phase {phase}: {json.dumps(report)}", flush=True)
+
+
+def run(cfg: TeacherConfig, phases: tuple[str, ...] = PHASES) -> Path:
+    cfg.validate()
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    r = Run(cfg)
+    (cfg.out / "config.json").write_text(json.dumps({k: str(v) for k, v in dataclasses.asdict(cfg).items()},
+                                                    indent=1))
+    done = r.state["done"]
+    stage = cfg.out / "stage"
+    if stage.exists():
+        pipe = AniPortraitGAN.from_pretrained(stage)
+    else:
+        # eps is exactly the appearance code (no free dimensions for phi to learn to ignore).
+        from aniportrait_hub.body.face_model import FaceModel
+
+        fm = FaceModel.from_open_default()
+        priors = LabelPriors(num_rows=1, id_dim=fm.num_identity, exp_dim=fm.num_expression, noise_dim=CODE_DIM,
+                             source="synthetic")
+        pipe = AniPortraitGAN.from_preset(cfg.preset, seed=cfg.seed, priors=priors)
+    pipe = pipe.to(cfg.device)
+    data = None
+    if "data" in phases and "data" not in done:
+        t = time.time()
+        data = build_data(cfg, pipe.render_settings.map_resolution)
+        r.finish("data", None, {"identities": len(data["index"]), "seconds": time.time() - t})
+    if data is None and (cfg.out / "data.npz").exists():
+        data = dict(np.load(cfg.out / "data.npz"))
+    for phase, fn in (("manifold", lambda: train_manifold(pipe, data, cfg, r.log)),
+                      ("radiance", lambda: train_radiance(pipe, data, cfg, r.log)),
+                      ("expression", lambda: train_expression(pipe, cfg, r.log)),
+                      ("superres", lambda: train_superres(pipe, data, cfg, r.log))):
+        if phase in phases and phase not in done:
+            if data is None:
+                raise FileNotFoundError(f"{cfg.out / 'data.npz'} missing: run the data phase first")
+            t = time.time()
+            rep = fn()
+            rep["wall_seconds"] = time.time() - t
+            pipe.reset_runtime()
+            r.finish(phase, pipe, rep)
+    if "export" in phases and "export" not in done:
+        pipe.register_modules(priors=label_priors(pipe, cfg))
+        pipe.reset_runtime()
+        out = cfg.out / "pipeline"
+        pipe.save_pretrained(out)
+        r.finish("export", None, {"pipeline": str(out)})
+    return cfg.out / "pipeline"
+
+
+def parse_args(argv: list[str] | None = None) -> tuple[TeacherConfig, tuple[str, ...]]:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    for f in dataclasses.fields(TeacherConfig):
+        default = f.default
+        typ = type(default) if not isinstance(default, Path) else Path
+        p.add_argument(f"--{f.name}", type=typ, default=default, help=(f.metadata or {}).get("help"))
+    p.add_argument("--phases", default=",".join(PHASES), help=f"comma-separated subset of {PHASES}")
+    a = vars(p.parse_args(argv))
+    phases = tuple(x for x in a.pop("phases").split(",") if x)
+    bad = set(phases) - set(PHASES)
+    if bad:
+        p.error(f"unknown phases {sorted(bad)}; known: {PHASES}")
+    return TeacherConfig(**a), phases
+
+
+def main(argv: list[str] | None = None) -> int:
+    cfg, phases = parse_args(argv)
+    try:
+        run(cfg, phases)
+    except (ValueError, FileNotFoundError, RuntimeError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
