@@ -7,7 +7,7 @@ import pytest
 
 from aniportrait_hub.generate import main, parse_seeds
 
-REF = Path(__file__).resolve().parents[2] / "shared" / "reference" / "driving"
+REF = Path(__file__).resolve().parents[1] / "examples" / "driving"
 
 
 def test_parse_seeds():
@@ -26,7 +26,7 @@ def test_images_and_depth_per_seed(tmp_path):
     assert (tmp_path / "seed0000.png").read_bytes() == before
 
 
-@pytest.mark.skipif(not REF.is_dir(), reason="../shared/reference/driving not present")
+@pytest.mark.skipif(not REF.is_dir(), reason="examples/driving not present")
 def test_reference_keyframes_drive_a_video(tmp_path, capsys):
     code = main(["--model", "preset:small", "--seeds", "0", "--outdir", str(tmp_path), "--resolution", "64",
                  "--exp_path", str(REF / "expression.npy"), "--pose_path", str(REF / "headpose.npy"),
@@ -36,3 +36,9 @@ def test_reference_keyframes_drive_a_video(tmp_path, capsys):
     frames = list(iio.imiter(tmp_path / "seed0000.mp4"))
     assert len(frames) == 7  # the pose's 4 keyframes with 2 frames per gap (expressions dropped)
     assert frames[0].shape == (64, 64, 3)
+
+
+def test_the_embedded_default_model_is_used_when_no_model_is_given(tmp_path):
+    assert main(["--seeds", "0", "--outdir", str(tmp_path), "--resolution", "64"]) == 0
+    img = iio.imread(tmp_path / "seed0000.png")
+    assert img.shape == (64, 64, 3) and img.std() > 10  # a picture, not a blank

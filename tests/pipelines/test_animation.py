@@ -14,8 +14,8 @@ from aniportrait_hub.pipelines.animation import (
     shoulders_look_absolute,
 )
 
-REF = Path(__file__).resolve().parents[3] / "shared" / "reference" / "driving"
-needs_ref = pytest.mark.skipif(not REF.is_dir(), reason="../shared/reference/driving not present")
+REF = Path(__file__).resolve().parents[2] / "examples" / "driving"
+needs_ref = pytest.mark.skipif(not REF.is_dir(), reason="examples/driving not present")
 
 
 @needs_ref
