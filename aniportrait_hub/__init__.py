@@ -30,9 +30,10 @@ from aniportrait_hub.fields.manifold import ManifoldPredictor  # noqa: E402
 from aniportrait_hub.fields.radiance import RadianceGenerator  # noqa: E402
 from aniportrait_hub.models.body_assets import BodyFaceAssets  # noqa: E402
 from aniportrait_hub.pipelines.pipeline import AniPortraitGAN, AniPortraitOutput, PortraitLatents  # noqa: E402
+from aniportrait_hub.pretrained import DEFAULT_MODEL  # noqa: E402
 from aniportrait_hub.rendering.superres import ManifoldSuperResolution  # noqa: E402
 
 __all__ = [
-    "AniPortraitGAN", "AniPortraitOutput", "BodyFaceAssets", "ExpressionDeformer", "LabelPriors",
+    "DEFAULT_MODEL", "AniPortraitGAN", "AniPortraitOutput", "BodyFaceAssets", "ExpressionDeformer", "LabelPriors",
     "ManifoldPredictor", "ManifoldSuperResolution", "PortraitLatents", "PoseDeformer", "RadianceGenerator",
 ]

@@ -1,11 +1,12 @@
 """Render portraits and driven videos from the command line.
 
-    python -m aniportrait_hub.generate --model PATH_OR_ID --seeds 0-3 --psi 0.7 --outdir out
+    python -m aniportrait_hub.generate --seeds 0-3 --psi 0.7 --outdir out [--model PATH_OR_ID]
     python -m aniportrait_hub.generate --model PATH_OR_ID --seeds 0 --outdir out \\
         --pose_path headpose.npy --n_interval 10 --fps 25
 
-``--model`` takes a pipeline folder, a Hub repo id (from the local Hub cache when offline) or
-``preset:small`` / ``preset:reference`` (untrained weights, for trying the tool). Without
+``--model`` takes ``default`` (the embedded default model, used when it is not given), a
+pipeline folder, a Hub repo id (from the local Hub cache when offline) or ``preset:NAME``
+(untrained weights of a named preset). Without
 driving files it writes, per seed, the portrait, its depth map and the face-camera image as PNG.
 With ``--exp_path`` / ``--pose_path`` / ``--cam_path`` (the authors' keyframe layouts) it writes
 an H.264 mp4 per seed: keyframe files are interpolated with ``--n_interval`` frames per gap,
@@ -30,8 +31,8 @@ from aniportrait_hub.cli import run_command
 class GenerateConfig:
     """Run config of the generate CLI."""
 
-    model: str = "preset:small"
-    """Pipeline folder, Hub repo id, or preset:NAME (untrained)."""
+    model: str = "default"
+    """``default`` (the embedded model), a pipeline folder, a Hub repo id, or preset:NAME (untrained)."""
     seeds: str = "0"
     """Seeds: '0-3' (inclusive range) or '0,4,7'."""
     psi: float = 0.7
@@ -72,11 +73,9 @@ def parse_seeds(text: str) -> list[int]:
 
 
 def load_pipeline(model: str):
-    from aniportrait_hub.pipelines.pipeline import AniPortraitGAN
+    from aniportrait_hub.pretrained import load_pipeline as load
 
-    if model.startswith("preset:"):
-        return AniPortraitGAN.from_preset(model.split(":", 1)[1])
-    return AniPortraitGAN.from_pretrained(model)
+    return load(model)
 
 
 def _depth_png(depth: np.ndarray, mask: np.ndarray) -> np.ndarray:
