@@ -16,6 +16,8 @@ Phases, each checkpointed into ``OUT`` (a killed run resumes at the phase it was
 2. ``radiance``: phi at the bake points (where the 24 manifolds meet the baking rays): opacity
    against the teacher's coverage (a point behind the surface is inside), colour against the
    surface colour, for each person's latent [face_id, appearance code + free noise, betas].
+   ``face``: the same, continued with the face's texels sampled ``face_weight`` times as
+   often (eyes, brows, lips are a few percent of the surface; phi learns the body first).
 3. ``expression``: D^e against the face model's expression offsets (Eq. 10) at face vertices,
    with the smoothness and minimal-deformation terms (Eq. 12-13) in its support box.
 4. ``superres``: U from phi's baked maps (phi frozen) to the teacher's high-resolution maps,
@@ -52,7 +54,7 @@ from aniportrait_hub.pipelines.pipeline import AniPortraitGAN
 from aniportrait_hub.rendering.baking import bake_radiance_maps, manifold_heights
 from aniportrait_hub.rendering.renderer import radiance_latent
 
-PHASES = ("data", "manifold", "radiance", "expression", "superres", "export")
+PHASES = ("data", "manifold", "radiance", "face", "expression", "superres", "export")
 
 
 @dataclasses.dataclass
@@ -112,6 +114,14 @@ class TeacherConfig:
     """Learning rate factor of phi's mapping network."""
     rgb_weight: float = 2.0
     """Weight of the colour L1 against the opacity BCE."""
+    face_minutes: float = 10.0
+    """Wall-clock budget of the face phase (radiance continued, face-weighted sampling)."""
+    face_weight: float = 8.0
+    """Face phase: sampling weight factor of texels in ``face_box``."""
+    face_box: tuple[float, float, float, float] = (-0.075, 0.075, -0.10, 0.08)
+    """Face phase: canonical (x0, x1, y0, y1) of the face (world units; face centre at 0)."""
+    lr_face: float = 1e-4
+    """Adam learning rate of the face phase (cosine decay to 10%)."""
     expression_steps: int = 1500
     """Adam steps of D^e."""
     expression_batch: int = 8
@@ -335,7 +345,10 @@ def bake_targets(heights, data: dict, i: int, ramp: float):
     return alpha, rgb
 
 
-def train_radiance(pipe: AniPortraitGAN, data: dict, cfg: TeacherConfig, log) -> dict:
+def train_radiance(pipe: AniPortraitGAN, data: dict, cfg: TeacherConfig, log, phase: str = "radiance") -> dict:
+    """Phase 2 (``radiance``) and its face-weighted continuation (``face``)."""
+    if phase == "face":
+        cfg = dataclasses.replace(cfg, radiance_minutes=cfg.face_minutes, lr_radiance=cfg.lr_face)
     phi = pipe.radiance
     heights = pipe.renderer().manifold_heights()
     pts, valid = heights
@@ -345,13 +358,19 @@ def train_radiance(pipe: AniPortraitGAN, data: dict, cfg: TeacherConfig, log) ->
     opt = torch.optim.Adam([{"params": [p for p in phi.parameters() if id(p) not in ids_m]},
                             {"params": mapping_params, "lr": cfg.lr_radiance * cfg.lr_mapping_factor}],
                            lr=cfg.lr_radiance, betas=(0.9, 0.99))
-    g = torch.Generator().manual_seed(cfg.seed + 1)
+    g = torch.Generator().manual_seed(cfg.seed + (1 if phase == "radiance" else 2))
     k = len(data["index"])
+    texel_weight = torch.ones(t_n, device=pts.device)
+    if phase == "face":
+        x0, x1, y0, y1 = cfg.face_box
+        xy = pts[:, 0, :2]
+        in_face = (xy[:, 0] > x0) & (xy[:, 0] < x1) & (xy[:, 1] > y0) & (xy[:, 1] < y1)
+        texel_weight[in_face] = cfg.face_weight
     start = time.time()
     phi.train()
     step = 0
     ema = None
-    bar = tqdm(total=cfg.radiance_steps, desc="radiance")
+    bar = tqdm(total=cfg.radiance_steps, desc=phase)
     while step < cfg.radiance_steps and time.time() - start < cfg.radiance_minutes * 60:
         # Cosine decay over the phase's budget (time or steps, whichever ends it), to 10%.
         frac = max(step / cfg.radiance_steps, (time.time() - start) / (cfg.radiance_minutes * 60))
@@ -365,8 +384,9 @@ def train_radiance(pipe: AniPortraitGAN, data: dict, cfg: TeacherConfig, log) ->
             alpha, rgb = bake_targets(heights, data, i, cfg.opacity_ramp)
             zf = torch.from_numpy(np.nan_to_num(data["z_lr"][i].astype(np.float32), nan=-9.0).max(0)).flatten()
             near = ((pts[..., 2] - zf[:, None].to(pts.device)).abs() < cfg.near_band) & valid
-            w = (1.0 + (cfg.near_weight - 1.0) * near.float()) * valid.float()
-            sel = torch.multinomial(w.flatten(), cfg.radiance_points, replacement=True, generator=g)
+            w = (1.0 + (cfg.near_weight - 1.0) * near.float()) * valid.float() * texel_weight[:, None]
+            sel = torch.multinomial(w.flatten().cpu(), cfg.radiance_points, replacement=True,
+                                    generator=g).to(pts.device)
             p_list.append(pts.reshape(-1, 3)[sel])
             a_list.append(alpha.flatten()[sel])
             c_list.append(rgb[sel // l_n])
@@ -386,16 +406,16 @@ def train_radiance(pipe: AniPortraitGAN, data: dict, cfg: TeacherConfig, log) ->
         vals = {"bce": bce.item(), "rgb_l1": rgb_l1.item(), "alpha_l1": (alpha - a_t).abs().mean().item()}
         ema = vals if ema is None else {kk: 0.98 * ema[kk] + 0.02 * v for kk, v in vals.items()}
         if step % cfg.log_every == 0:
-            log({"phase": "radiance", "step": step, "seconds": time.time() - start, **vals})
+            log({"phase": phase, "step": step, "seconds": time.time() - start, **vals})
             bar.set_postfix(bce=f"{ema['bce']:.3f}", rgb=f"{ema['rgb_l1']:.3f}")
         if cfg.preview_every and step % cfg.preview_every == 0:
-            preview(pipe, data, cfg.out / "previews" / f"radiance_{step:06d}.png")
+            preview(pipe, data, cfg.out / "previews" / f"{phase}_{step:06d}.png")
         step += 1
         bar.update()
     bar.close()
     phi.eval()
     if cfg.preview_every:
-        preview(pipe, data, cfg.out / "previews" / f"radiance_{step:06d}_final.png")
+        preview(pipe, data, cfg.out / "previews" / f"{phase}_{step:06d}_final.png")
     return {"steps": step, "seconds": time.time() - start, **{f"final_{kk}": v for kk, v in ema.items()}}
 
 
@@ -622,6 +642,7 @@ def run(cfg: TeacherConfig, phases: tuple[str, ...] = PHASES) -> Path:
         data = dict(np.load(cfg.out / "data.npz"))
     for phase, fn in (("manifold", lambda: train_manifold(pipe, data, cfg, r.log)),
                       ("radiance", lambda: train_radiance(pipe, data, cfg, r.log)),
+                      ("face", lambda: train_radiance(pipe, data, cfg, r.log, "face")),
                       ("expression", lambda: train_expression(pipe, cfg, r.log)),
                       ("superres", lambda: train_superres(pipe, data, cfg, r.log))):
         if phase in phases and phase not in done:
@@ -645,8 +666,15 @@ def parse_args(argv: list[str] | None = None) -> tuple[TeacherConfig, tuple[str,
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     for f in dataclasses.fields(TeacherConfig):
         default = f.default
-        typ = type(default) if not isinstance(default, Path) else Path
-        p.add_argument(f"--{f.name}", type=typ, default=default, help=(f.metadata or {}).get("help"))
+        if isinstance(default, tuple):
+            def typ(text, n=len(default)):
+                vals = tuple(float(x) for x in text.split(","))
+                if len(vals) != n:
+                    raise argparse.ArgumentTypeError(f"needs {n} comma-separated numbers, got {text!r}")
+                return vals
+        else:
+            typ = type(default) if not isinstance(default, Path) else Path
+        p.add_argument(f"--{f.name}", type=typ, default=default)
     p.add_argument("--phases", default=",".join(PHASES), help=f"comma-separated subset of {PHASES}")
     a = vars(p.parse_args(argv))
     phases = tuple(x for x in a.pop("phases").split(",") if x)

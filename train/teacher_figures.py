@@ -65,11 +65,13 @@ def curves(log_path: Path, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     rows = [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()]
-    panels = {"manifold": ["l1_s"], "radiance": ["bce", "rgb_l1", "alpha_l1"],
+    panels = {"manifold": ["l1_s"], "radiance": ["bce", "rgb_l1", "alpha_l1"], "face": ["bce", "rgb_l1", "alpha_l1"],
               "expression": ["imitation_mm"], "superres": ["rgb_l1", "base_rgb_l1", "alpha_l1"]}
-    fig, axes = plt.subplots(1, 4, figsize=(18, 4))
+    fig, axes = plt.subplots(1, 5, figsize=(22, 4))
     for ax, (phase, keys) in zip(axes, panels.items()):
         rs = [r for r in rows if r.get("phase") == phase]
+        starts = [i for i, r in enumerate(rs) if r["step"] == 0]
+        rs = rs[starts[-1]:] if starts else rs  # a re-run phase: its last attempt
         for k in keys:
             if rs and k in rs[0]:
                 ax.plot([r["step"] for r in rs], [r[k] for r in rs], label=k)

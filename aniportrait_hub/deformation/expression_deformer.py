@@ -34,6 +34,11 @@ class ExpressionDeformer(ModelMixin, ConfigMixin):
         mapping_hidden / mapping_depth: mapping MLP.
         region_center / region_half_size / region_falloff: the support box (world units,
             neutral-pose space; the face centre is the origin).
+        input_scale: points enter the SIREN as ``input_scale * (x - region_center) /
+            region_half_size`` when > 0 (our choice for the default model: the support box spans
+            [-s, s], so SIREN frequencies resolve the jaw, lips and lids; the face is only
+            +-0.1 world units wide, where the reference's raw coordinates give the first layer
+            about one radian of phase across the face); 0 = raw coordinates (reference).
     """
 
     @register_to_config
@@ -41,7 +46,7 @@ class ExpressionDeformer(ModelMixin, ConfigMixin):
                  mapping_hidden: int = 256, mapping_depth: int = 3,
                  region_center: tuple[float, float, float] = (0.0, -0.01, -0.02),
                  region_half_size: tuple[float, float, float] = (0.09, 0.12, 0.09),
-                 region_falloff: float = 0.03):
+                 region_falloff: float = 0.03, input_scale: float = 0.0):
         super().__init__()
         self.layers = nn.ModuleList([FiLMSiren(3 if i == 0 else hidden, hidden, first=i == 0)
                                      for i in range(num_layers)])
@@ -72,6 +77,10 @@ class ExpressionDeformer(ModelMixin, ConfigMixin):
         """points [B, N, 3] (neutral pose) -> displacement delta [B, N, 3]; x_c = x_p + delta."""
         dt = self.dtype
         h = points.to(dt)
+        s = self.config.input_scale
+        if s > 0:
+            c, half = h.new_tensor(self.config.region_center), h.new_tensor(self.config.region_half_size)
+            h = s * (h - c) / half
         for i, layer in enumerate(self.layers):
             h = layer(h, film.freqs[:, i].to(dt), film.phases[:, i].to(dt))
         return self.out(h).to(points.dtype) * self.region_weight(points).unsqueeze(-1)

@@ -34,11 +34,11 @@ def run(tmp_path_factory):
 
 def test_every_phase_runs_and_reports(run):
     state = json.loads((run / "state.json").read_text())
-    assert state["done"] == ["data", "manifold", "radiance", "expression", "superres", "export"]
+    assert state["done"] == ["data", "manifold", "radiance", "face", "expression", "superres", "export"]
     assert state["report"]["data"]["identities"] == 3
     assert state["report"]["radiance"]["steps"] == 2 and state["report"]["superres"]["steps"] == 2
     rows = [json.loads(x) for x in (run / "log.jsonl").read_text().splitlines()]
-    assert {r["phase"] for r in rows} == {"manifold", "radiance", "expression", "superres"}
+    assert {r["phase"] for r in rows} == {"manifold", "radiance", "face", "expression", "superres"}
     assert all(all(v == v for v in r.values() if isinstance(v, float)) for r in rows)  # no NaN
 
 
