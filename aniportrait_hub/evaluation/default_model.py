@@ -333,6 +333,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--pictures", type=Path, default=None)
     p.add_argument("--quick", action="store_true", help="a few seeds of each (for tests)")
     p.add_argument("--skip", default="", help="comma-separated measurements to skip")
+    p.add_argument("--expression_seeds", type=int, default=16)
+    p.add_argument("--multiview_seeds", type=int, default=8)
     a = p.parse_args(argv)
     torch.manual_seed(0)
     pipe = load_pipeline(a.model)
@@ -346,8 +348,8 @@ def main(argv: list[str] | None = None) -> int:
              "control_taught": lambda: control(pipe, teacher, [0, 1] if q else list(range(0, 18))[:16], "taught"),
              "control_new_people": lambda: control(pipe, teacher, [9] if q else [9 + 10 * k for k in range(8)], "new"),
              "head_pose": lambda: head_pose(pipe, teacher, 1 if q else 4),
-             "expression": lambda: expression(pipe, 2 if q else 16),
-             "multiview": lambda: multiview(pipe, 2 if q else 8)}
+             "expression": lambda: expression(pipe, 2 if q else a.expression_seeds),
+             "multiview": lambda: multiview(pipe, 2 if q else a.multiview_seeds)}
     for name, fn in steps.items():
         if name in skip:
             continue
