@@ -1,8 +1,8 @@
 """aniportrait_hub: an open implementation of AniPortraitGAN (Wu et al., SIGGRAPH Asia 2023).
 
 A 3D-aware GAN of head-and-shoulder portraits with explicit camera, expression, head-pose and
-shoulder-pose control. See ``../shared/METHOD.md`` for the method and ``DESIGN`` notes in the
-README for the layout.
+shoulder-pose control. See the README for the method's conventions, the layout and the
+embedded default model (``DEFAULT_MODEL``).
 
 Dimension letters used in shape comments throughout the package:
 

@@ -46,6 +46,7 @@ from tqdm.auto import tqdm
 if __package__ in (None, ""):  # run as a script: make `train` and the package importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from aniportrait_hub.conditioning.mapping import FiLMParams
 from aniportrait_hub.conditioning.priors import LabelPriors
 from aniportrait_hub.data.appearance_code import CODE_DIM, encode
 from aniportrait_hub.data.canonical import canonical_maps, coverage
@@ -366,6 +367,9 @@ def train_radiance(pipe: AniPortraitGAN, data: dict, cfg: TeacherConfig, log, ph
         xy = pts[:, 0, :2]
         in_face = (xy[:, 0] > x0) & (xy[:, 0] < x1) & (xy[:, 1] > y0) & (xy[:, 1] < y1)
         texel_weight[in_face] = cfg.face_weight
+    # Front-most sub-ray hit per texel and identity (for near-surface sampling), once.
+    front = [torch.from_numpy(np.nan_to_num(z.astype(np.float32), nan=-9.0).max(0)).flatten().to(pts.device)
+             for z in data["z_lr"]]
     start = time.time()
     phi.train()
     step = 0
@@ -382,8 +386,7 @@ def train_radiance(pipe: AniPortraitGAN, data: dict, cfg: TeacherConfig, log, ph
         p_list, a_list, c_list = [], [], []
         for i in ids.tolist():
             alpha, rgb = bake_targets(heights, data, i, cfg.opacity_ramp)
-            zf = torch.from_numpy(np.nan_to_num(data["z_lr"][i].astype(np.float32), nan=-9.0).max(0)).flatten()
-            near = ((pts[..., 2] - zf[:, None].to(pts.device)).abs() < cfg.near_band) & valid
+            near = ((pts[..., 2] - front[i][:, None]).abs() < cfg.near_band) & valid
             w = (1.0 + (cfg.near_weight - 1.0) * near.float()) * valid.float() * texel_weight[:, None]
             sel = torch.multinomial(w.flatten().cpu(), cfg.radiance_points, replacement=True,
                                     generator=g).to(pts.device)
@@ -513,8 +516,6 @@ def train_superres(pipe: AniPortraitGAN, data: dict, cfg: TeacherConfig, log) ->
             x0 = int(np.clip(xs[j] - c // 2, 0, r_lo - c))
             ya, yb, xa, xb = max(y0 - pad, 0), min(y0 + c + pad, r_lo), max(x0 - pad, 0), min(x0 + c + pad, r_lo)
             sub = (pts_img[ya:yb, xa:xb].reshape(-1, l_n, 3), val_img[ya:yb, xa:xb].reshape(-1, l_n))
-            from aniportrait_hub.conditioning.mapping import FiLMParams
-
             with torch.no_grad():
                 maps = bake_radiance_maps(sub, phi, FiLMParams(film.freqs[b:b + 1], film.phases[b:b + 1]),
                                           (yb - ya, xb - xa))
