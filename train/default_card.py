@@ -70,9 +70,11 @@ def _phase_table(state: dict) -> str:
                     f"{f.get('wall_seconds', 0) / 60:.1f} min | BCE {f.get('final_bce', float('nan')):.3f}, colour L1 "
                     f"{f.get('final_rgb_l1', float('nan')):.3f} |")
     e = rep.get("expression", {})
-    rows.append(f"| expression (D^e) | face-model offsets (Eq. 10) + Eq. 12-13 | - | "
+    share = e.get("explained_share")
+    rows.append(f"| expression (D^e) | face-model offsets (Eq. 10) + Eq. 12-13 | {e.get('steps', '-')} | "
                 f"{e.get('wall_seconds', 0) / 60:.1f} min | imitation RMS {e.get('imitation_rms_mm', float('nan')):.2f} mm "
-                f"(offsets RMS {e.get('offset_rms_mm', float('nan')):.2f} mm) |")
+                f"(offsets RMS {e.get('offset_rms_mm', float('nan')):.2f} mm"
+                + (f"; {share:.0%} explained" if share is not None else "") + ") |")
     u = rep.get("superres", {})
     rows.append(f"| superres (U) | teacher 512^2 maps from phi's 128^2 bake (crops) | {u.get('steps', '?')} | "
                 f"{u.get('wall_seconds', 0) / 60:.1f} min | colour L1 {u.get('final_rgb_l1', float('nan')):.4f} "

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from aniportrait_hub.body.skinning import inverse_skinning
+from aniportrait_hub.deformation.expression_deformer import imitation_targets
 from aniportrait_hub.models.discriminator import PortraitDiscriminator
 from aniportrait_hub.pipelines.pipeline import AniPortraitGAN
 from aniportrait_hub.rendering.cameras import camera_rays, portrait_camera
@@ -109,13 +110,8 @@ class TrainGenerator(nn.Module):
         # Eq. 10: at expressive face points, D^e undoes the 3DMM expression offset.
         fm = self.face_model
         ids = fm.body_vertex_ids[reg.face_vertices.to(dev)]
-        zero = torch.zeros_like(cond.joint_eulers)
-        with torch.no_grad():
-            x_p = self.body(cond.betas, zero, vertex_ids=ids,
-                            rest_offsets=fm.body_offsets(cond.face_id, cond.expression, vertex_ids=ids)).neutral_vertices
-            x_n = self.body(cond.betas, zero, vertex_ids=ids,
-                            rest_offsets=fm.body_offsets(cond.face_id, None, vertex_ids=ids)).neutral_vertices
-        imitation = (self.expression_deformer(x_p, exp_film) - (x_n - x_p)).pow(2).sum(-1).mean()
+        x_p, target = imitation_targets(self.body, fm, cond.face_id, cond.betas, cond.expression, ids)
+        imitation = (self.expression_deformer(x_p, exp_film) - target).pow(2).sum(-1).mean()
         # Eq. 12-13: random points of D^e's support box.
         cfg = self.expression_deformer.config
         c, h = torch.tensor(cfg.region_center, device=dev), torch.tensor(cfg.region_half_size, device=dev)

@@ -144,13 +144,12 @@ def head_pose(pipe, teacher: Teacher, seeds: int, yaws=(-30, -20, -10, 0, 10, 20
     exp0, eul0 = _zeros(pipe)
 
     def measure(images: dict[int, np.ndarray], probe) -> dict[int, float]:
-        rots = {}
-        for y, im in images.items():
-            r = probe.read(im)
-            if r.meshed:
-                rots[y] = solver.rotation(r.mesh, im.shape[0], fov)
-        if 0 not in rots:
+        reads = {y: probe.read(im) for y, im in images.items()}
+        if not reads[0].meshed:
             return {}
+        size = images[0].shape[0]
+        guess = solver.solve(reads[0].mesh, size, fov)  # the frontal frame starts the others
+        rots = {y: solver.rotation(r.mesh, size, fov, guess) for y, r in reads.items() if r.meshed}
         return {y: relative_yaw_deg(rot, rots[0]) for y, rot in rots.items()}
 
     gen_err, gen_n, teach_err, sign = [], 0, [], None

@@ -97,18 +97,36 @@ class HeadPoseSolver:
         self.mesh_index = np.asarray(emb.mesh_index)
         self.points = pts.astype(np.float64)
 
-    def rotation(self, mesh: np.ndarray, size: int, fov_deg: float) -> np.ndarray:
+    def rotation(self, mesh: np.ndarray, size: int, fov_deg: float,
+                 guess: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
         """[3, 3] rotation (model -> camera, OpenCV axes) from landmarks [478, 2] of a size^2
-        image with vertical field of view ``fov_deg``."""
+        image with vertical field of view ``fov_deg``; ``guess`` = (rvec, tvec) starts the
+        iterative solve (see :meth:`solve`)."""
+        import cv2
+
+        return cv2.Rodrigues(self.solve(mesh, size, fov_deg, guess)[0])[0]
+
+    def solve(self, mesh: np.ndarray, size: int, fov_deg: float,
+              guess: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(rvec, tvec) of the PnP solve. Without a guess: EPnP's closed form, refined
+        iteratively (the bare iterative solve from no guess fell into mirrored minima on soft
+        renders: readings off by 50-150 degrees); with one: Levenberg-Marquardt from it (a
+        sweep solves its frontal frame first and starts every other frame there)."""
         import cv2
 
         f = size / 2 / math.tan(math.radians(fov_deg) / 2)
         k = np.array([[f, 0, size / 2], [0, f, size / 2], [0, 0, 1]])
         img = mesh[self.mesh_index].astype(np.float64)
-        ok, rvec, tvec = cv2.solvePnP(self.points, img, k, None, flags=cv2.SOLVEPNP_ITERATIVE)
+        if guess is None:
+            ok, rvec, tvec = cv2.solvePnP(self.points, img, k, None, flags=cv2.SOLVEPNP_EPNP)
+        else:
+            ok, rvec, tvec = True, guess[0].copy(), guess[1].copy()
+        if ok:
+            ok, rvec, tvec = cv2.solvePnP(self.points, img, k, None, rvec, tvec, useExtrinsicGuess=True,
+                                          flags=cv2.SOLVEPNP_ITERATIVE)
         if not ok:
             raise RuntimeError("PnP failed")
-        return cv2.Rodrigues(rvec)[0]
+        return rvec, tvec
 
 
 def relative_yaw_deg(rot: np.ndarray, rot_ref: np.ndarray) -> float:

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 TINY = ["--preset", "small", "--identities", "3", "--high_res", "256", "--supersample", "2",
         "--manifold_steps", "2", "--manifold_points", "512", "--radiance_steps", "2", "--radiance_points", "256",
         "--radiance_batch", "2", "--expression_steps", "2", "--expression_batch", "2",
-        "--expression_vertices", "64", "--superres_steps", "2", "--superres_batch", "1", "--superres_crop", "8",
+        "--expression_vertices", "64", "--expression_bank", "4", "--superres_steps", "2", "--superres_batch", "1", "--superres_crop", "8",
         "--priors_rows", "16", "--preview_every", "0", "--log_every", "1"]
 
 

@@ -15,7 +15,8 @@ export HF_HUB_OFFLINE=1
 
 # 1. Teacher data + phases (data, manifold, radiance, expression, superres, export).
 $PY train/teacher.py --out "$RUN" --device "${DEVICE:-cpu}" --identities "${IDENTITIES:-320}" \
-    --radiance_minutes "${RADIANCE_MINUTES:-45}" --superres_minutes "${SUPERRES_MINUTES:-20}" \
+    --radiance_minutes "${RADIANCE_MINUTES:-45}" --face_minutes "${FACE_MINUTES:-15}" \
+    --superres_minutes "${SUPERRES_MINUTES:-15}" \
     --radiance_batch "${RADIANCE_BATCH:-4}" --superres_batch "${SUPERRES_BATCH:-2}"
 # 2. Install the exported pipeline as the package's default model (replaces the shipped one).
 $PY train/default_card.py install --run "$RUN"
