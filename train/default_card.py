@@ -142,7 +142,8 @@ def card(run: Path, metrics_path: Path | None, speed_path: Path | None, target: 
                           "clothing and hair. No photos, no SMPL / BFM / SHHQ. Label priors: "
                           f"{pipe.priors.config.source}."),
         "training_phases": (f"Recipe: `bash train/recipes/default.sh` (teacher phases, no adversarial training). "
-                            f"Hardware: {hw}.\n\n" + _phase_table(state)),
+                            f"Hardware: {hw}.\n\n" + _phase_table(state)
+                            + (f"\n\n{state['report']['note']}." if "note" in state["report"] else "")),
         "metrics": _metrics(metrics, speed) + "\n\nmediapipe is the legacy 0.10.14 solution models; the teacher is "
                    "the synthetic renderer that made the training data.",
         "limitations": ("This model was taught by a synthetic renderer: it makes people of that synthetic "

@@ -346,8 +346,9 @@ class PortraitRenderer:
         """Map lookup at the intersections and compositing -> ``Composite`` over [B, R].
 
         One identity at a time, only the rays that meet a manifold are looked up and composited
-        (the rest are background: white, mask 0, depth = the far value ``composite`` gives); at
-        512^2 about half of a portrait's rays miss the person.
+        (the rest are background: white, mask 0, depth = the far value ``composite`` gives). M's
+        levels extend past the silhouettes, so this skips only rays outside the posed body's box
+        (the default model's 512^2 frame: 0.82 -> 0.74 s with the compaction of :meth:`geometry`).
         """
         st = self.settings
         cover = geo.valid.to(geo.xy.dtype)
@@ -383,7 +384,7 @@ class PortraitRenderer:
         with record_function("geometry/deform_grid"):
             x_c = self._grid_canonical(cam, center, half_depth, res, body_out, exp_film)  # [B, R, S, 3]
         # One identity without gradients: steps 4-5 only on the rays with a usable sample (the
-        # others meet nothing; about half of a portrait's rays pass beside the body).
+        # others, outside the posed body's box, meet nothing).
         rays = None
         if x_c.shape[0] == 1 and field is not None and not torch.is_grad_enabled():
             rays = usable[0].any(-1).nonzero()[:, 0]
