@@ -40,11 +40,14 @@ def composite(color: torch.Tensor, alpha: torch.Tensor, dist: torch.Tensor, vali
         far: depth given to the background (default: the largest valid distance).
     """
     alpha = torch.where(valid, alpha, torch.zeros_like(alpha))
-    key = torch.where(valid, dist, torch.full_like(dist, float("inf")))
-    order = key.argsort(dim=-1)
-    alpha = torch.gather(alpha, -1, order)
-    dist_s = torch.gather(torch.where(valid, dist, torch.zeros_like(dist)), -1, order)
-    color = torch.gather(color, 2, order.unsqueeze(-1).expand_as(color))
+    dist_s = torch.where(valid, dist, torch.zeros_like(dist))
+    if not _in_depth_order(dist, valid):
+        # Sort by distance (invalid entries, alpha 0, go last). First downward crossings of
+        # nested levels usually come in level order already, and then the sort is skipped.
+        order = torch.where(valid, dist, torch.full_like(dist, float("inf"))).argsort(dim=-1)
+        alpha = torch.gather(alpha, -1, order)
+        dist_s = torch.gather(dist_s, -1, order)
+        color = torch.gather(color, 2, order.unsqueeze(-1).expand_as(color))
     trans = torch.cumprod(torch.cat([torch.ones_like(alpha[..., :1]), 1 - alpha[..., :-1]], -1), -1)
     w = trans * alpha  # [B, R, L]
     mask = w.sum(-1)
@@ -52,3 +55,11 @@ def composite(color: torch.Tensor, alpha: torch.Tensor, dist: torch.Tensor, vali
     far_d = dist_s.max() if far is None else torch.as_tensor(far, dtype=dist.dtype)
     depth = (w * dist_s).sum(-1) + (1 - mask) * far_d
     return Composite(image, depth, mask)
+
+
+def _in_depth_order(dist: torch.Tensor, valid: torch.Tensor) -> bool:
+    """Whether every ray's valid entries already have non-decreasing distances along the last
+    axis (invalid entries have alpha 0, so where they sit does not matter)."""
+    seen = torch.cummax(torch.where(valid, dist, torch.full_like(dist, float("-inf"))), -1).values
+    return bool(((~valid[..., 1:]) | (dist[..., 1:] >= seen[..., :-1])).all())
+

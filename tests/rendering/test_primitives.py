@@ -64,6 +64,20 @@ def test_compositing_matches_the_formula_by_hand():
     assert sigma_to_alpha(torch.tensor(0.0)).item() == pytest.approx(1 - math.exp(-0.04 * math.log(2)))
 
 
+def test_compositing_is_the_same_whatever_order_the_levels_come_in():
+    """Levels already in depth order skip the sort; shuffled ones are sorted: same result."""
+    g = torch.Generator().manual_seed(0)
+    color, alpha = torch.rand(2, 50, 6, 3, generator=g), torch.rand(2, 50, 6, generator=g)
+    dist = torch.rand(2, 50, 6, generator=g).sort(-1).values
+    valid = torch.rand(2, 50, 6, generator=g) > 0.3
+    dist = torch.where(valid, dist, torch.full_like(dist, -5.0))  # invalid entries hold junk
+    ordered = composite(color, alpha, dist, valid)
+    perm = torch.randperm(6, generator=g)
+    shuffled = composite(color[:, :, perm], alpha[..., perm], dist[..., perm], valid[..., perm])
+    for a, b in zip((ordered.image, ordered.depth, ordered.mask), (shuffled.image, shuffled.depth, shuffled.mask)):
+        assert torch.allclose(a, b, atol=1e-6)
+
+
 def test_pose_deformer_keeps_a_constant_field_at_init():
     dp = PoseDeformer(kernel=(5, 9, 9))
     field = torch.randn(2, 16, 1, 1, 1).expand(2, 16, 13, 20, 17).contiguous()
