@@ -13,7 +13,7 @@ PY=${PY:-.venv/bin/python}
 RUN=${RUN:-runs/teacher}
 export HF_HUB_OFFLINE=1
 
-# 1. Teacher data + phases (data, manifold, radiance, expression, superres, export).
+# 1. Teacher data + phases (data, manifold, radiance, face, expression, superres, export).
 $PY train/teacher.py --out "$RUN" --device "${DEVICE:-cpu}" --identities "${IDENTITIES:-320}" \
     --radiance_minutes "${RADIANCE_MINUTES:-45}" --face_minutes "${FACE_MINUTES:-15}" \
     --superres_minutes "${SUPERRES_MINUTES:-15}" \
