@@ -101,7 +101,9 @@ def _metrics(metrics: dict, speed: dict | None) -> str:
     ex = metrics.get("expression")
     if ex:
         out.append("- expression (Spearman of a face-mesh reading vs the unit, mean over seeds): " + ", ".join(
-            f"{k} {v['mean_spearman']:.2f}" for k, v in ex.items() if isinstance(v, dict) and v["mean_spearman"] is not None))
+            f"{k} {v['mean_spearman']:.2f}" + (f" (teacher {v['teacher_mean_spearman']:.2f})"
+                                                if v.get("teacher_mean_spearman") is not None else "")
+            for k, v in ex.items() if isinstance(v, dict) and v["mean_spearman"] is not None))
     mv = metrics.get("multiview")
     if mv:
         out.append(f"- multi-view consistency: depth reprojected {mv['yaw_deg']:.0f} deg away, mean error "

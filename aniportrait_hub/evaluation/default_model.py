@@ -85,6 +85,17 @@ class Teacher:
         return PortraitLatents(torch.tensor(p.labels["face_id"], dtype=torch.float32)[None],
                                torch.tensor(p.labels["betas"], dtype=torch.float32)[None], noise)
 
+    def face(self, index: int, labels: dict) -> np.ndarray:
+        """Face-camera image [256, 256, 3] uint8 on white of person ``index`` with ``labels``."""
+        from aniportrait_hub.data.canonical import FIXED_LIGHT
+
+        _, imgs = self.synth[128].render(index, labels=labels, light=FIXED_LIGHT)
+        f = imgs["face"]
+        if f.shape[-1] == 4:
+            a = f[..., 3:].astype(np.float64) / 255
+            f = (f[..., :3] * a + 255 * (1 - a)).round().astype(np.uint8)
+        return f
+
     def render(self, index: int, labels: dict, res: int) -> tuple[np.ndarray, np.ndarray]:
         """(rgb on white [H, W, 3] in [0, 1], alpha [H, W]) of person ``index`` with ``labels``."""
         from aniportrait_hub.data.canonical import FIXED_LIGHT
@@ -179,31 +190,52 @@ def head_pose(pipe, teacher: Teacher, seeds: int, yaws=(-30, -20, -10, 0, 10, 20
             "teacher_mean_abs_error_deg": float(np.mean(teach_err)) if teach_err else None}
 
 
-def expression(pipe, seeds: int, steps: int = 6) -> dict:
+EXPRESSION_SWEEPS = {"jawOpen": (("jawOpen",), "mouth_opening"),
+                     "eyeBlink": (("eyeBlinkLeft", "eyeBlinkRight"), "eye_aspect_ratio"),
+                     "mouthSmile": (("mouthSmileLeft", "mouthSmileRight"), "mouth_width")}
+
+
+def _sweep_spearman(face_image, probe, vals: np.ndarray, res: dict) -> None:
+    """Append to ``res[name]`` the Spearman of the face-mesh reading against each unit's value;
+    ``face_image(units, value)`` -> a face-camera image [H, W, 3] uint8."""
     from scipy.stats import spearmanr
 
+    for name, (units, measure) in EXPRESSION_SWEEPS.items():
+        readings = []
+        for v in vals:
+            r = probe.read(face_image(units, float(v)))
+            readings.append(getattr(r, measure)() if r.meshed else np.nan)
+        ok = np.isfinite(readings)
+        if ok.sum() >= 3:
+            res[name].append(float(spearmanr(vals[ok], np.asarray(readings)[ok]).statistic))
+
+
+def expression(pipe, seeds: int, steps: int = 6, teacher: Teacher | None = None, teacher_people: int = 4) -> dict:
+    """Spearman of face-mesh readings vs jawOpen / blink / smile on new people (``seeds``), and
+    the same reading on the teacher's face-camera renders of taught people (is the reading able
+    to see it at all?)."""
     _, eul0 = _zeros(pipe)
-    sweeps = {"jawOpen": (("jawOpen",), "mouth_opening"),
-              "eyeBlink": (("eyeBlinkLeft", "eyeBlinkRight"), "eye_aspect_ratio"),
-              "mouthSmile": (("mouthSmileLeft", "mouthSmileRight"), "mouth_width")}
     vals = np.linspace(0, 1, steps)
-    res = {k: [] for k in sweeps}
+    res = {k: [] for k in EXPRESSION_SWEEPS}
+    ref = {k: [] for k in EXPRESSION_SWEEPS}
     with FaceProbe() as probe:
         for s in tqdm(range(seeds), desc="expression"):
             cache = pipe.bake_identity(seed=2000 + s, truncation_psi=0.7)
-            for name, (units, measure) in sweeps.items():
-                readings = []
-                for v in vals:
-                    # The face camera is what is read; the portrait is rendered at the smallest size.
-                    out = pipe.render_frame(cache, _exp(pipe, **{u: float(v) for u in units}), eul0, _cam(),
-                                            resolution=16, face_resolution=256)
-                    r = probe.read(_img(out.face_image[0]))
-                    readings.append(getattr(r, measure)() if r.meshed else np.nan)
-                ok = np.isfinite(readings)
-                if ok.sum() >= 3:
-                    res[name].append(float(spearmanr(vals[ok], np.asarray(readings)[ok]).statistic))
-    return {k: {"mean_spearman": float(np.nanmean(v)) if v else None, "seeds_measured": len(v)}
-            for k, v in res.items()}
+            # The face camera is what is read; the portrait is rendered at the smallest size.
+            _sweep_spearman(lambda units, v: _img(pipe.render_frame(
+                cache, _exp(pipe, **{u: v for u in units}), eul0, _cam(), resolution=16,
+                face_resolution=256).face_image[0]), probe, vals, res)
+        for k in range(teacher_people if teacher is not None else 0):
+            def teacher_face(units, v, idx=10 * k):
+                lab = {"expression": _exp(pipe, **{u: v for u in units})[0].numpy(), "camera": list(FRONTAL),
+                       "joint_eulers": eul0[0].numpy()}
+                return teacher.face(idx, lab)
+            _sweep_spearman(teacher_face, probe, vals, ref)
+    out = {k: {"mean_spearman": float(np.nanmean(v)) if v else None, "seeds_measured": len(v)} for k, v in res.items()}
+    for k, v in ref.items():
+        out[k]["teacher_mean_spearman"] = float(np.nanmean(v)) if v else None
+        out[k]["teacher_people"] = len(v)
+    return out
 
 
 def multiview(pipe, seeds: int, yaw_deg: float = 15.0) -> dict:
@@ -350,7 +382,8 @@ def main(argv: list[str] | None = None) -> int:
                                                "taught"),
              "control_new_people": lambda: control(pipe, teacher, [9] if q else [9 + 10 * k for k in range(8)], "new"),
              "head_pose": lambda: head_pose(pipe, teacher, 1 if q else 4),
-             "expression": lambda: expression(pipe, 2 if q else a.expression_seeds),
+             "expression": lambda: expression(pipe, 2 if q else a.expression_seeds, teacher=teacher,
+                                              teacher_people=1 if q else 4),
              "multiview": lambda: multiview(pipe, 2 if q else a.multiview_seeds)}
     def write():  # after every measurement: a stopped run keeps what it measured
         a.out.parent.mkdir(parents=True, exist_ok=True)
