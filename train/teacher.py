@@ -344,6 +344,20 @@ def preview(pipe: AniPortraitGAN, data: dict, path: Path, rows: tuple[int, ...] 
         getattr(pipe, m).train(t)
 
 
+def cosine_factor(frac: float) -> float:
+    """Learning-rate factor of a phase ``frac`` of the way through: cosine from 1 down to 0.1."""
+    return 0.1 + 0.45 * (1 + math.cos(math.pi * min(frac, 1.0)))
+
+
+def face_texels(pipe: AniPortraitGAN, cfg: TeacherConfig) -> torch.Tensor:
+    """[res, res] bool: the bake texels inside ``cfg.face_box`` (rows = y, as the maps)."""
+    st = pipe.render_settings
+    r = st.map_resolution
+    xy = map_grid(r, st.map_x_range, st.map_y_range).view(r, r, 2)
+    x0, x1, y0, y1 = cfg.face_box
+    return (xy[..., 0] > x0) & (xy[..., 0] < x1) & (xy[..., 1] > y0) & (xy[..., 1] < y1)
+
+
 def bake_targets(heights, data: dict, i: int, ramp: float):
     """Opacity [T, L] and colour [T, 3] targets of identity row i at the bake points."""
     pts, valid = heights
@@ -370,9 +384,7 @@ def train_radiance(pipe: AniPortraitGAN, data: dict, cfg: TeacherConfig, log, ph
     k = len(data["index"])
     texel_weight = torch.ones(t_n, device=pts.device)
     if phase == "face":
-        x0, x1, y0, y1 = cfg.face_box
-        xy = pts[:, 0, :2]
-        in_face = (xy[:, 0] > x0) & (xy[:, 0] < x1) & (xy[:, 1] > y0) & (xy[:, 1] < y1)
+        in_face = face_texels(pipe, cfg).flatten().to(pts.device)
         texel_weight[in_face] = cfg.face_weight
     # Front-most sub-ray hit per texel and identity (for near-surface sampling), once.
     front = [torch.from_numpy(np.nan_to_num(z.astype(np.float32), nan=-9.0).max(0)).flatten().to(pts.device)
@@ -386,7 +398,7 @@ def train_radiance(pipe: AniPortraitGAN, data: dict, cfg: TeacherConfig, log, ph
         # Cosine decay over the phase's budget (time or steps, whichever ends it), to 10%.
         frac = max(step / cfg.radiance_steps, (time.time() - start) / (cfg.radiance_minutes * 60))
         for grp, base in zip(opt.param_groups, (cfg.lr_radiance, cfg.lr_radiance * cfg.lr_mapping_factor)):
-            grp["lr"] = base * (0.1 + 0.45 * (1 + math.cos(math.pi * min(frac, 1.0))))
+            grp["lr"] = base * cosine_factor(frac)
         ids = torch.randint(0, k, (cfg.radiance_batch,), generator=g)
         z = identity_latent(pipe, data, ids, g)
         film = phi.mapping(z)
@@ -467,7 +479,7 @@ def train_expression(pipe: AniPortraitGAN, cfg: TeacherConfig, log) -> dict:
     tail = []  # (imitation mse, offset mse) of the last steps, for the report
     for step in tqdm(range(cfg.expression_steps), desc="expression"):
         for grp in opt.param_groups:
-            grp["lr"] = cfg.lr_expression * (0.1 + 0.45 * (1 + math.cos(math.pi * step / cfg.expression_steps)))
+            grp["lr"] = cfg.lr_expression * cosine_factor(step / cfg.expression_steps)
         rows = torch.randint(0, n_rows, (cfg.expression_batch,), generator=g).to(dev)
         verts = torch.randint(0, n_face, (cfg.expression_batch, n_v), generator=g).to(dev)
         x_p = bank_x[rows[:, None], verts]
@@ -520,10 +532,7 @@ def train_superres(pipe: AniPortraitGAN, data: dict, cfg: TeacherConfig, log) ->
     k = len(data["index"])
     c = cfg.superres_crop
     pad = 4  # low-resolution context around the crop (U's receptive field; cut off after)
-    fx0, fx1, fy0, fy1 = cfg.face_box
-    texel_xy = map_grid(r_lo, st.map_x_range, st.map_y_range).view(r_lo, r_lo, 2).numpy()
-    face_texels = ((texel_xy[..., 0] > fx0) & (texel_xy[..., 0] < fx1) & (texel_xy[..., 1] > fy0)
-                   & (texel_xy[..., 1] < fy1))
+    in_face = face_texels(pipe, cfg).numpy()
     start, step, ema = time.time(), 0, None
     phi.requires_grad_(False)
     u.train()
@@ -538,8 +547,8 @@ def train_superres(pipe: AniPortraitGAN, data: dict, cfg: TeacherConfig, log) ->
         for b, i in enumerate(ids.tolist()):
             # Crops mostly on the person (row/col of a random surface texel).
             hit = np.isfinite(data["z_lr"][i].astype(np.float32)).any(0)
-            if float(torch.rand((), generator=g)) < cfg.superres_face_share and (hit & face_texels).any():
-                hit = hit & face_texels
+            if float(torch.rand((), generator=g)) < cfg.superres_face_share and (hit & in_face).any():
+                hit = hit & in_face
             ys, xs = np.nonzero(hit)
             j = int(torch.randint(0, len(ys), (1,), generator=g))
             y0 = int(np.clip(ys[j] - c // 2, 0, r_lo - c))
