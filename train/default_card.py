@@ -64,11 +64,17 @@ def _phase_table(state: dict) -> str:
     rows.append(f"| radiance (phi) | opacity (coverage BCE) + colour (L1) at the bake points | {r.get('steps', '?')} | "
                 f"{r.get('wall_seconds', 0) / 60:.1f} min | BCE {r.get('final_bce', float('nan')):.3f}, colour L1 "
                 f"{r.get('final_rgb_l1', float('nan')):.3f}, opacity L1 {r.get('final_alpha_l1', float('nan')):.3f} |")
-    f = rep.get("face", {})
-    if f:
-        rows.append(f"| face (phi) | the same, face texels sampled x8 | {f.get('steps', '?')} | "
+    # The face phase, and continuations of it a merged run's state may hold ("face_*", in order).
+    for key in [k for k in rep if k == "face" or k.startswith("face_")]:
+        f = rep[key]
+        what = f.get("what", "the same, face texels sampled x8")
+        bake = (f"; bake colour L1 {f['bake_rgb_l1']:.4f}, face {f['bake_rgb_l1_face']:.4f}"
+                if "bake_rgb_l1" in f else "")
+        warp = (f"; plane warp: eye / mouth spread {f['landmark_spread_mm']:.1f} -> "
+                f"{f['landmark_spread_warped_mm']:.1f} mm" if "landmark_spread_mm" in f else "")
+        rows.append(f"| {key.replace('_', ' ')} (phi) | {what} | {f.get('steps', '?')} | "
                     f"{f.get('wall_seconds', 0) / 60:.1f} min | BCE {f.get('final_bce', float('nan')):.3f}, colour L1 "
-                    f"{f.get('final_rgb_l1', float('nan')):.3f} |")
+                    f"{f.get('final_rgb_l1', float('nan')):.3f}{bake}{warp} |")
     e = rep.get("expression", {})
     share = e.get("explained_share")
     rows.append(f"| expression (D^e) | face-model offsets (Eq. 10) + Eq. 12-13 | {e.get('steps', '-')} | "
@@ -119,7 +125,9 @@ def _preset_line(pipe) -> str:
     n = {name: sum(p.numel() for p in getattr(pipe, name).parameters())
          for name in ("manifold", "radiance", "pose_deformer", "expression_deformer", "superres")}
     r, u, st = pipe.radiance.config, pipe.superres.config, pipe.render_settings
-    return (f"`default`: radiance {r.num_layers} x {r.hidden}, U {u.num_rrdb} RRDB {u.nf}/{u.gc}, "
+    plane = (f" with a {r.plane_channels} x {r.plane_resolution}^2 feature plane (aligned per identity)"
+             if r.get("plane_resolution") else "")
+    return (f"`default`: radiance {r.num_layers} x {r.hidden}{plane}, U {u.num_rrdb} RRDB {u.nf}/{u.gc}, "
             f"{st.map_resolution}^2 maps -> {st.map_resolution * u.scale}^2, {st.samples_per_ray} samples per ray; "
             f"{sum(n.values()):,} parameters ({', '.join(f'{k} {v:,}' for k, v in n.items())})")
 
@@ -150,7 +158,8 @@ def card(run: Path, metrics_path: Path | None, speed_path: Path | None, target: 
                    "the synthetic renderer that made the training data.",
         "limitations": ("This model was taught by a synthetic renderer: it makes people of that synthetic "
                         "distribution (painted, flat-shaded, fixed light), not photographs. No adversarial "
-                        "phase has been run yet; fine detail is softer than the teacher's."),
+                        "phase has been run yet; fine detail (eyes, lips, hair strands) is softer than the teacher's, and the mouth "
+                        "has no inner cavity."),
     }
     write_model_card(pipe, target, **fields)
     return target / "README.md"

@@ -46,12 +46,12 @@ from tqdm.auto import tqdm
 if __package__ in (None, ""):  # run as a script: make `train` and the package importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from aniportrait_hub.conditioning.mapping import FiLMParams
 from aniportrait_hub.conditioning.priors import LabelPriors
 from aniportrait_hub.data.appearance_code import CODE_DIM, encode
 from aniportrait_hub.data.canonical import canonical_maps, coverage
 from aniportrait_hub.data.synthesize import SynthConfig, SyntheticRenderer, sample_labels
 from aniportrait_hub.deformation.expression_deformer import imitation_targets
+from aniportrait_hub.models.presets import preset
 from aniportrait_hub.pipelines.pipeline import AniPortraitGAN
 from aniportrait_hub.rendering.baking import bake_radiance_maps, manifold_heights, map_grid
 from aniportrait_hub.rendering.renderer import radiance_latent
@@ -116,6 +116,13 @@ class TeacherConfig:
     """Learning rate factor of phi's mapping network."""
     rgb_weight: float = 2.0
     """Weight of the colour L1 against the opacity BCE."""
+    lr_plane: float = 5e-3
+    """Adam learning rate of phi's feature plane, if it has one (a table: each cell moves by
+    about the learning rate a step whatever its gradient's scale)."""
+    add_plane: bool = False
+    """Warm start: give a loaded stage's plane-less phi the preset's feature plane
+    (:meth:`RadianceGenerator.with_plane`; renders unchanged until trained). How the shipped
+    model, whose phi predates the plane, got one."""
     face_minutes: float = 15.0
     """Wall-clock budget of the face phase (radiance continued, face-weighted sampling)."""
     face_weight: float = 8.0
@@ -367,18 +374,116 @@ def bake_targets(heights, data: dict, i: int, ramp: float):
     return alpha, rgb
 
 
+WARP_LANDMARKS = ("left_eye_inner", "left_eye_outer", "right_eye_inner", "right_eye_outer",
+                  "left_mouth_corner", "right_mouth_corner")
+
+
+@torch.no_grad()
+def face_landmarks_xy(pipe: AniPortraitGAN, face_id: torch.Tensor, betas: torch.Tensor) -> torch.Tensor:
+    """Canonical (x, y) [B, 6, 2] of the eye corners and mouth corners (``WARP_LANDMARKS``) of
+    people (face_id, betas): the neutral body with its face-model identity offsets, as the
+    teacher's canonical mesh."""
+    body, fm = pipe.renderer().body, pipe.face_model()
+    ids = torch.tensor([body.landmark_vertex_ids[k] for k in WARP_LANDMARKS], device=pipe.device)
+    offs = fm.body_offsets(face_id.to(pipe.device), None, vertex_ids=ids)
+    out = body(betas.to(pipe.device), torch.zeros(len(betas), 6, 3, device=pipe.device), rest_offsets=offs,
+               vertex_ids=ids)
+    return out.neutral_vertices[..., :2]
+
+
+def _warp_targets(lm: torch.Tensor, ref: tuple[torch.Tensor, torch.Tensor] | None = None):
+    """Per-person warp (log kx, log ky, cx, cy) [B, 4] taking landmarks [B, 6, 2] onto the
+    reference face (anchor, size); the reference is these people's mean if None."""
+    eyes, mouth = lm[:, :4].mean(1), lm[:, 4:].mean(1)
+    anchor = (eyes + mouth) / 2
+    size = torch.stack([(lm[:, 0:2, 0].mean(1) - lm[:, 2:4, 0].mean(1)).abs(), eyes[:, 1] - mouth[:, 1]], -1)
+    if ref is None:
+        ref = (anchor.mean(0), size.mean(0))
+    k = ref[1] / size
+    return torch.cat([k.log(), ref[0] - anchor * k], -1), ref
+
+
+@torch.no_grad()
+def fit_plane_warp(pipe: AniPortraitGAN, cfg: TeacherConfig, rows: int = 4096) -> dict:
+    """Set phi's ``plane_warp`` so that every person's eyes and mouth land where the average
+    person's do on the feature plane: per person the axis-aligned scale + shift taking the
+    eye-corner and mouth-corner centres and spacings onto the mean, regressed (least squares) on
+    [face_id, betas] (the landmarks are linear in them; the scales nearly so; a latent without
+    betas, ``radiance_betas`` off, aligns only what the face identity explains). Reports the
+    spread of the eye / mouth centres over ``rows`` synthesizer people before and after (mm)."""
+    rng = np.random.default_rng([cfg.seed, 11])
+    names = pipe.face_model().exp_names
+    labs = [sample_labels(rng, SynthConfig(), names) for _ in range(rows)]
+    face_id = torch.tensor(np.stack([lb["face_id"] for lb in labs]), dtype=torch.float32)
+    betas = torch.tensor(np.stack([lb["betas"] for lb in labs]), dtype=torch.float32)
+    lm = face_landmarks_xy(pipe, face_id, betas).cpu()
+    target, ref = _warp_targets(lm)
+    z = radiance_latent(pipe.render_settings, face_id, torch.zeros(rows, pipe.priors.config.noise_dim), betas)
+    used = torch.ones(z.shape[1], dtype=torch.bool)
+    k = face_id.shape[1]
+    used[k:k + pipe.priors.config.noise_dim] = False  # eps: appearance only
+    design = torch.cat([z[:, used], torch.ones(rows, 1)], 1).double()
+    sol = torch.linalg.lstsq(design, target.double()).solution.float()
+    w = torch.zeros(z.shape[1] + 1, 4)
+    w[torch.cat([used, torch.tensor([True])])] = sol
+    pipe.radiance.plane_warp.copy_(w.to(pipe.radiance.plane_warp))
+    warp = (torch.cat([z, torch.ones(rows, 1)], 1) @ w)
+    moved = lm * warp[:, None, :2].exp() + warp[:, None, 2:]
+
+    def spread(p):  # mean distance of the eye and mouth centres from their means, mm
+        c = torch.stack([p[:, :2].mean(1), p[:, 2:4].mean(1), p[:, 4:].mean(1)], 1)
+        return float((c - c.mean(0)).norm(dim=-1).mean() * 1000)
+
+    return {"warp_rows": rows, "landmark_spread_mm": spread(lm), "landmark_spread_warped_mm": spread(moved),
+            "warp_fit_rms": float((warp - target).pow(2).mean().sqrt())}
+
+
+@torch.no_grad()
+def bake_colour_error(pipe: AniPortraitGAN, data: dict, cfg: TeacherConfig, rows: int = 16) -> dict:
+    """Colour L1 of phi's bake against the teacher, seen frontally: the first ``rows`` taught
+    people's baked levels composited front to back on white, against the teacher's canonical
+    colour, over the texels the teacher covers (all of them and those in ``face_box``)."""
+    heights = pipe.renderer().manifold_heights()
+    pts, valid = heights
+    order = pts[..., 2].masked_fill(~valid, -9.0).argsort(-1, descending=True)  # [T, L] front first
+    in_face = face_texels(pipe, cfg).flatten().to(pts.device)
+    r = pipe.render_settings.map_resolution
+    g = torch.Generator().manual_seed(cfg.seed + 5)
+    errs, face_errs = [], []
+    for i in range(min(rows, len(data["index"]))):
+        film = pipe.radiance.mapping(identity_latent(pipe, data, torch.tensor([i]), g))
+        maps = bake_radiance_maps(heights, pipe.radiance, film, r)[0].flatten(2).permute(2, 0, 1)  # [T, L, C]
+        maps = maps.gather(1, order[..., None].expand(-1, -1, maps.shape[-1]))
+        a = maps[..., 3]
+        trans = torch.cumprod(torch.cat([a.new_ones(a.shape[0], 1), 1 - a[:, :-1]], 1), 1)
+        w = trans * a
+        rgb = (w[..., None] * maps[..., :3]).sum(1) + (1 - w.sum(1, keepdim=True))  # on white
+        hit = torch.from_numpy(np.isfinite(data["z_lr"][i].astype(np.float32)).mean(0) > 0.5).flatten()
+        target = torch.from_numpy(data["rgb_lr"][i].astype(np.float32)).reshape(-1, 3)
+        e = (rgb.cpu() - target).abs().mean(-1)
+        errs.append(e[hit].mean().item())
+        face_errs.append(e[hit & in_face.cpu()].mean().item())
+    return {"bake_rgb_l1": float(np.mean(errs)), "bake_rgb_l1_face": float(np.mean(face_errs)), "bake_rows": len(errs)}
+
+
 def train_radiance(pipe: AniPortraitGAN, data: dict, cfg: TeacherConfig, log, phase: str = "radiance") -> dict:
     """Phase 2 (``radiance``) and its face-weighted continuation (``face``)."""
     if phase == "face":
         cfg = dataclasses.replace(cfg, radiance_minutes=cfg.face_minutes, lr_radiance=cfg.lr_face)
     phi = pipe.radiance
+    warp_report = {}
+    if phi.plane is not None and not phi.plane_warp.any():  # a new plane: align it first
+        warp_report = fit_plane_warp(pipe, cfg)
+        log({"phase": phase, "step": 0, **warp_report})
     heights = pipe.renderer().manifold_heights()
     pts, valid = heights
     t_n, l_n, _ = pts.shape
     mapping_params = list(phi.mapping_net.parameters())
-    ids_m = {id(p) for p in mapping_params}
+    plane = [phi.plane] if phi.plane is not None else []
+    ids_m = {id(p) for p in mapping_params + plane}
+    bases = (cfg.lr_radiance, cfg.lr_radiance * cfg.lr_mapping_factor, cfg.lr_plane)
     opt = torch.optim.Adam([{"params": [p for p in phi.parameters() if id(p) not in ids_m]},
-                            {"params": mapping_params, "lr": cfg.lr_radiance * cfg.lr_mapping_factor}],
+                            {"params": mapping_params, "lr": bases[1]}, {"params": plane, "lr": bases[2]}],
                            lr=cfg.lr_radiance, betas=(0.9, 0.99))
     g = torch.Generator().manual_seed(cfg.seed + (1 if phase == "radiance" else 2))
     k = len(data["index"])
@@ -397,7 +502,7 @@ def train_radiance(pipe: AniPortraitGAN, data: dict, cfg: TeacherConfig, log, ph
     while step < cfg.radiance_steps and time.time() - start < cfg.radiance_minutes * 60:
         # Cosine decay over the phase's budget (time or steps, whichever ends it), to 10%.
         frac = max(step / cfg.radiance_steps, (time.time() - start) / (cfg.radiance_minutes * 60))
-        for grp, base in zip(opt.param_groups, (cfg.lr_radiance, cfg.lr_radiance * cfg.lr_mapping_factor)):
+        for grp, base in zip(opt.param_groups, bases):
             grp["lr"] = base * cosine_factor(frac)
         ids = torch.randint(0, k, (cfg.radiance_batch,), generator=g)
         z = identity_latent(pipe, data, ids, g)
@@ -438,7 +543,8 @@ def train_radiance(pipe: AniPortraitGAN, data: dict, cfg: TeacherConfig, log, ph
     phi.eval()
     if cfg.preview_every:
         preview(pipe, data, cfg.out / "previews" / f"{phase}_{step:06d}_final.png")
-    return {"steps": step, "seconds": time.time() - start, **{f"final_{kk}": v for kk, v in ema.items()}}
+    return {"steps": step, "seconds": time.time() - start, **{f"final_{kk}": v for kk, v in ema.items()},
+            **bake_colour_error(pipe, data, cfg), **warp_report}
 
 
 # ---------------------------------------------------------------------------------- phase 3
@@ -556,7 +662,7 @@ def train_superres(pipe: AniPortraitGAN, data: dict, cfg: TeacherConfig, log) ->
             ya, yb, xa, xb = max(y0 - pad, 0), min(y0 + c + pad, r_lo), max(x0 - pad, 0), min(x0 + c + pad, r_lo)
             sub = (pts_img[ya:yb, xa:xb].reshape(-1, l_n, 3), val_img[ya:yb, xa:xb].reshape(-1, l_n))
             with torch.no_grad():
-                maps = bake_radiance_maps(sub, phi, FiLMParams(film.freqs[b:b + 1], film.phases[b:b + 1]),
+                maps = bake_radiance_maps(sub, phi, film[b:b + 1],
                                           (yb - ya, xb - xa))
             up = u(maps, style[b:b + 1])[0]  # [L, 4, h*s, w*s]
             oy, ox = (y0 - ya) * scale, (x0 - xa) * scale
@@ -672,6 +778,14 @@ def run(cfg: TeacherConfig, phases: tuple[str, ...] = PHASES) -> Path:
         priors = LabelPriors(num_rows=1, id_dim=fm.num_identity, exp_dim=fm.num_expression, noise_dim=CODE_DIM,
                              source="synthetic")
         pipe = AniPortraitGAN.from_preset(cfg.preset, seed=cfg.seed, priors=priors)
+    if cfg.add_plane and pipe.radiance.plane is None:
+        rp = preset(cfg.preset)["radiance"]
+        if not rp.get("plane_resolution"):
+            raise ValueError(f"add_plane: preset {cfg.preset!r} has no feature plane")
+        st = pipe.render_settings
+        pipe.register_modules(radiance=pipe.radiance.with_plane(rp["plane_resolution"], rp["plane_channels"],
+                                                                (*st.map_x_range, *st.map_y_range)))
+        pipe.reset_runtime()
     pipe = pipe.to(cfg.device)
     data = None
     if "data" in phases and "data" not in done:
@@ -712,6 +826,11 @@ def parse_args(argv: list[str] | None = None) -> tuple[TeacherConfig, tuple[str,
                 if len(vals) != n:
                     raise argparse.ArgumentTypeError(f"needs {n} comma-separated numbers, got {text!r}")
                 return vals
+        elif isinstance(default, bool):
+            def typ(text):
+                if text.lower() not in ("true", "false", "1", "0"):
+                    raise argparse.ArgumentTypeError(f"needs true or false, got {text!r}")
+                return text.lower() in ("true", "1")
         else:
             typ = type(default) if not isinstance(default, Path) else Path
         p.add_argument(f"--{f.name}", type=typ, default=default)

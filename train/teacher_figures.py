@@ -68,14 +68,27 @@ def curves(log_path: Path, path: Path) -> None:
     panels = {"manifold": ["l1_s"], "radiance": ["bce", "rgb_l1", "alpha_l1"], "face": ["bce", "rgb_l1", "alpha_l1"],
               "expression": ["imitation_mm"], "superres": ["rgb_l1", "base_rgb_l1", "alpha_l1"]}
     fig, axes = plt.subplots(1, 5, figsize=(22, 4))
-    for ax, (phase, keys) in zip(axes, panels.items()):
-        rs = [r for r in rows if r.get("phase") == phase]
+    def last_attempt(phase):
+        rs = [r for r in rows if r.get("phase") == phase and any(k in r for k in sum(panels.values(), []))]
         starts = [i for i, r in enumerate(rs) if r["step"] == 0]
-        rs = rs[starts[-1]:] if starts else rs  # a re-run phase: its last attempt
+        return rs[starts[-1]:] if starts else rs  # a re-run phase: its last attempt
+
+    for ax, (phase, keys) in zip(axes, panels.items()):
+        # A merged run's continuations of a phase ("face_2", ...) follow it on one axis.
+        names = list(dict.fromkeys(r.get("phase") for r in rows
+                                   if r.get("phase") == phase or str(r.get("phase")).startswith(phase + "_")))
+        rs, offset = [], 0
+        for n in names:
+            seg = last_attempt(n)
+            if rs and seg:
+                ax.axvline(offset, color="grey", linewidth=0.6)
+                ax.text(offset, 1, f" {n}", transform=ax.get_xaxis_transform(), va="top", fontsize=7)
+            rs += [dict(r, step=r["step"] + offset) for r in seg]
+            offset = rs[-1]["step"] + 1 if rs else 0
         for k in keys:
             if rs and k in rs[0]:
                 ax.plot([r["step"] for r in rs], [r[k] for r in rs], label=k)
-        ax.set_title(phase)
+        ax.set_title(phase if len(names) < 2 else f"{phase} + continuations")
         ax.set_xlabel("step")
         ax.set_yscale("log")
         ax.legend()

@@ -36,7 +36,7 @@ PRESETS: dict[str, dict] = {
     "default": {
         "manifold": dict(hidden=128, depth=3),
         "radiance": dict(hidden=128, num_layers=6, mapping_hidden=128, mapping_depth=3, feature_channels=8,
-                         sigma_scale=60.0, input_scale=4.5),
+                         sigma_scale=60.0, input_scale=4.5, plane_resolution=128, plane_channels=16),
         "pose_deformer": dict(kernel=(5, 9, 9)),
         "expression_deformer": dict(hidden=128, num_layers=3, mapping_hidden=128, mapping_depth=2, input_scale=1.0,
                                     output_scale=0.01),

@@ -91,7 +91,10 @@ class AniPortraitGAN(DiffusionPipeline):
         priors = priors or LabelPriors.synthetic(id_dim=id_dim, exp_dim=exp_dim, seed=seed)
         settings = RenderSettings(**{**p["render"], **(render_overrides or {})})
         z_dim = id_dim + priors.config.noise_dim + (10 if settings.radiance_betas else 0)
-        radiance = RadianceGenerator(z_dim=z_dim, **p["radiance"])
+        rad = dict(p["radiance"])
+        if rad.get("plane_resolution"):  # the feature plane spans the bake window
+            rad.setdefault("plane_range", (*settings.map_x_range, *settings.map_y_range))
+        radiance = RadianceGenerator(z_dim=z_dim, **rad)
         superres = ManifoldSuperResolution(in_channels=4 + p["radiance"]["feature_channels"], z_dim=z_dim,
                                            **p["superres"])
         return cls(ManifoldPredictor(**p["manifold"]), radiance, PoseDeformer(**p["pose_deformer"]),
@@ -244,7 +247,7 @@ class AniPortraitGAN(DiffusionPipeline):
         film, style = self.radiance.mapping(z), self.superres.mapping(z)
         if truncation_psi < 1.0:
             mean_film, mean_style = self.truncation_means()
-            film = film.lerp_to(FiLMParams(mean_film.freqs, mean_film.phases), truncation_psi)
+            film = film.lerp_to(mean_film, truncation_psi)
             style = torch.lerp(mean_style, style, truncation_psi)
         return self.renderer().bake(lat.face_id, lat.betas, lat.noise, radiance_film=film, sr_style=style,
                                     heights=self.manifold_heights())

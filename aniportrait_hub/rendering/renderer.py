@@ -324,7 +324,7 @@ class PortraitRenderer:
             if p.shape[1] == 0:
                 continue
             out = self.radiance(p, p.new_tensor([0.0, 0.0, -1.0]).expand_as(p),
-                                FiLMParams(film.freqs[i:i + 1], film.phases[i:i + 1]))
+                                film[i:i + 1])
             rgb = _put(rgb, i, m, out.rgb[0])
             alpha = _put(alpha, i, m, sigma_to_alpha(out.sigma[0]))
         return composite(rgb, alpha, geo.dist, geo.valid)
@@ -478,7 +478,7 @@ class PortraitRenderer:
         for i in range(b):
             idx = support[i].nonzero().squeeze(-1)
             if idx.numel():
-                sub = FiLMParams(film.freqs[i:i + 1], film.phases[i:i + 1])
+                sub = film[i:i + 1]
                 out[i, idx] = self.expression_deformer(flat[i:i + 1, idx], sub)[0]
         return out.view_as(x_p)
 
