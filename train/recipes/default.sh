@@ -7,6 +7,10 @@
 #   DEVICE=cuda IDENTITIES=2000 RADIANCE_MINUTES=60 bash train/recipes/default.sh   # a GPU
 #
 # Every phase checkpoints into $RUN; re-running resumes at the first unfinished phase.
+# The `default` preset's phi has the feature plane from the start (its per-identity warp is
+# fitted before the first radiance step). To give an older, plane-less stage one instead, as the
+# shipped model got it: train/teacher.py --out RUN --add_plane true --phases face (after marking
+# "face" undone in RUN/state.json).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=${PY:-.venv/bin/python}
