@@ -114,3 +114,19 @@ def test_feature_plane_is_aligned_then_trained(run):
     assert rep["steps"] == 2 and rep["landmark_spread_warped_mm"] < rep["landmark_spread_mm"]
     assert pipe.radiance.plane.abs().max() > 0 and pipe.radiance.plane_warp.any()
     assert 0 < rep["bake_rgb_l1"] < 1 and 0 < rep["bake_rgb_l1_face"] < 1
+
+
+def test_expression_phase_with_offset_sampling_and_a_narrow_smoothness(run):
+    """D^e's phase with its vertices drawn by offset size and Eq. 12 over 2 mm neighbours runs
+    and moves D^e (the shipped D^e's settings, the defaults now)."""
+    sys.path.insert(0, str(ROOT))
+    from aniportrait_hub import AniPortraitGAN
+    from train.teacher import TeacherConfig, train_expression
+
+    pipe = AniPortraitGAN.from_pretrained(run / "stage")
+    before = [p.detach().clone() for p in pipe.expression_deformer.parameters()]
+    cfg = TeacherConfig(out=run, expression_steps=2, expression_bank=4, expression_batch=2, expression_vertices=64,
+                        expression_offset_sampling=1.0, expression_smooth_sigma=0.002)
+    rep = train_expression(pipe, cfg, lambda row: None)
+    assert rep["steps"] == 2 and rep["offset_rms_mm"] > 0 and rep["imitation_rms_mm"] == rep["imitation_rms_mm"]
+    assert any(not torch.equal(a, b) for a, b in zip(before, pipe.expression_deformer.parameters()))
