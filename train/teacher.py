@@ -401,16 +401,14 @@ def face_landmarks_xy(pipe: AniPortraitGAN, face_id: torch.Tensor, betas: torch.
     return out.neutral_vertices[..., :2]
 
 
-def _warp_targets(lm: torch.Tensor, ref: tuple[torch.Tensor, torch.Tensor] | None = None):
-    """Per-person warp (log kx, log ky, cx, cy) [B, 4] taking landmarks [B, 6, 2] onto the
-    reference face (anchor, size); the reference is these people's mean if None."""
+def _warp_targets(lm: torch.Tensor) -> torch.Tensor:
+    """Per-person warp (log kx, log ky, cx, cy) [B, 4] taking landmarks [B, 6, 2] onto these
+    people's mean face (anchor between eyes and mouth; eye spacing, eye-mouth height)."""
     eyes, mouth = lm[:, :4].mean(1), lm[:, 4:].mean(1)
     anchor = (eyes + mouth) / 2
     size = torch.stack([(lm[:, 0:2, 0].mean(1) - lm[:, 2:4, 0].mean(1)).abs(), eyes[:, 1] - mouth[:, 1]], -1)
-    if ref is None:
-        ref = (anchor.mean(0), size.mean(0))
-    k = ref[1] / size
-    return torch.cat([k.log(), ref[0] - anchor * k], -1), ref
+    k = size.mean(0) / size
+    return torch.cat([k.log(), anchor.mean(0) - anchor * k], -1)
 
 
 @torch.no_grad()
@@ -427,7 +425,7 @@ def fit_plane_warp(pipe: AniPortraitGAN, cfg: TeacherConfig, rows: int = 4096) -
     face_id = torch.tensor(np.stack([lb["face_id"] for lb in labs]), dtype=torch.float32)
     betas = torch.tensor(np.stack([lb["betas"] for lb in labs]), dtype=torch.float32)
     lm = face_landmarks_xy(pipe, face_id, betas).cpu()
-    target, ref = _warp_targets(lm)
+    target = _warp_targets(lm)
     z = radiance_latent(pipe.render_settings, face_id, torch.zeros(rows, pipe.priors.config.noise_dim), betas)
     used = torch.ones(z.shape[1], dtype=torch.bool)
     k = face_id.shape[1]
@@ -437,7 +435,7 @@ def fit_plane_warp(pipe: AniPortraitGAN, cfg: TeacherConfig, rows: int = 4096) -
     w = torch.zeros(z.shape[1] + 1, 4)
     w[torch.cat([used, torch.tensor([True])])] = sol
     pipe.radiance.plane_warp.copy_(w.to(pipe.radiance.plane_warp))
-    warp = (torch.cat([z, torch.ones(rows, 1)], 1) @ w)
+    warp = pipe.radiance.warp_of(z.to(pipe.device)).cpu()
     moved = lm * warp[:, None, :2].exp() + warp[:, None, 2:]
 
     def spread(p):  # mean distance of the eye and mouth centres from their means, mm
@@ -449,11 +447,12 @@ def fit_plane_warp(pipe: AniPortraitGAN, cfg: TeacherConfig, rows: int = 4096) -
 
 
 @torch.no_grad()
-def bake_colour_error(pipe: AniPortraitGAN, data: dict, cfg: TeacherConfig, rows: int = 16) -> dict:
+def bake_colour_error(pipe: AniPortraitGAN, data: dict, cfg: TeacherConfig, rows: int = 16,
+                      heights: tuple[torch.Tensor, torch.Tensor] | None = None) -> dict:
     """Colour L1 of phi's bake against the teacher, seen frontally: the first ``rows`` taught
     people's baked levels composited front to back on white, against the teacher's canonical
     colour, over the texels the teacher covers (all of them and those in ``face_box``)."""
-    heights = pipe.renderer().manifold_heights()
+    heights = heights if heights is not None else pipe.renderer().manifold_heights()
     pts, valid = heights
     order = pts[..., 2].masked_fill(~valid, -9.0).argsort(-1, descending=True)  # [T, L] front first
     in_face = face_texels(pipe, cfg).flatten().to(pts.device)
@@ -554,7 +553,7 @@ def train_radiance(pipe: AniPortraitGAN, data: dict, cfg: TeacherConfig, log, ph
     if cfg.preview_every:
         preview(pipe, data, cfg.out / "previews" / f"{phase}_{step:06d}_final.png")
     return {"steps": step, "seconds": time.time() - start, **{f"final_{kk}": v for kk, v in ema.items()},
-            **bake_colour_error(pipe, data, cfg), **warp_report}
+            **bake_colour_error(pipe, data, cfg, heights=heights), **warp_report}
 
 
 # ---------------------------------------------------------------------------------- phase 3
@@ -589,6 +588,9 @@ def train_expression(pipe: AniPortraitGAN, cfg: TeacherConfig, log) -> dict:
         bank_exp.append(expression), bank_id.append(face_id), bank_x.append(x_p), bank_t.append(target)
     bank_exp, bank_id, bank_x, bank_t = (torch.cat(v) for v in (bank_exp, bank_id, bank_x, bank_t))
     n_rows = bank_exp.shape[0]
+    if cfg.expression_offset_sampling > 0:  # vertex sampling weights of every bank row, once
+        mag = bank_t.norm(dim=-1)  # [rows, V]
+        bank_w = (mag + cfg.expression_offset_sampling * mag.mean(-1, keepdim=True) + 1e-9).cpu()
     n_v = cfg.expression_vertices or n_face
     g = torch.Generator().manual_seed(cfg.seed + 3)
     de.train()
@@ -598,9 +600,7 @@ def train_expression(pipe: AniPortraitGAN, cfg: TeacherConfig, log) -> dict:
             grp["lr"] = cfg.lr_expression * cosine_factor(step / cfg.expression_steps)
         rows = torch.randint(0, n_rows, (cfg.expression_batch,), generator=g).to(dev)
         if cfg.expression_offset_sampling > 0:
-            mag = bank_t[rows].norm(dim=-1)  # [rows, V]
-            w = mag + cfg.expression_offset_sampling * mag.mean(-1, keepdim=True) + 1e-9
-            verts = torch.multinomial(w.cpu(), n_v, replacement=True, generator=g).to(dev)
+            verts = torch.multinomial(bank_w[rows.cpu()], n_v, replacement=True, generator=g).to(dev)
         else:
             verts = torch.randint(0, n_face, (cfg.expression_batch, n_v), generator=g).to(dev)
         x_p = bank_x[rows[:, None], verts]

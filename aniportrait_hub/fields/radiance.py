@@ -111,11 +111,14 @@ class RadianceGenerator(ModelMixin, ConfigMixin):
         if z.dim() != 2 or z.shape[1] != self.config.z_dim:
             raise ValueError(f"radiance latent must be [B, {self.config.z_dim}], got {tuple(z.shape)}")
         film = self.mapping_net(z.to(self.dtype))
-        warp = None
-        if self.plane is not None:
-            w = self.plane_warp.to(z.dtype)
-            warp = z @ w[:-1] + w[-1]
-        return FiLMParams(film.freqs.to(z.dtype), film.phases.to(z.dtype), warp)
+        return FiLMParams(film.freqs.to(z.dtype), film.phases.to(z.dtype), self.warp_of(z))
+
+    def warp_of(self, z: torch.Tensor) -> torch.Tensor | None:
+        """The plane warps (a, b, c, d) [B, 4] of latents z [B, z_dim] (None without a plane)."""
+        if self.plane is None:
+            return None
+        w = self.plane_warp.to(z.dtype)
+        return z @ w[:-1] + w[-1]
 
     def plane_features(self, points: torch.Tensor, warp: torch.Tensor | None = None) -> torch.Tensor:
         """The feature plane at canonical points [B, N, 3], read through the identities' warps
