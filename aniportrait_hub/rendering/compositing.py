@@ -23,11 +23,14 @@ def sigma_to_alpha(sigma: torch.Tensor) -> torch.Tensor:
 
 @dataclasses.dataclass
 class Composite:
-    """image [B, R, C], depth [B, R] (weighted mean distance; background = far), mask [B, R]."""
+    """image [B, R, C], depth [B, R] (weighted mean distance; background = far), mask [B, R];
+    ``weights`` [B, R, L]: each intersection's compositing weight, in the input's level order
+    (:func:`composite` only)."""
 
     image: torch.Tensor
     depth: torch.Tensor
     mask: torch.Tensor
+    weights: torch.Tensor | None = None
 
 
 def composite(color: torch.Tensor, alpha: torch.Tensor, dist: torch.Tensor, valid: torch.Tensor,
@@ -41,7 +44,8 @@ def composite(color: torch.Tensor, alpha: torch.Tensor, dist: torch.Tensor, vali
     """
     alpha = torch.where(valid, alpha, torch.zeros_like(alpha))
     dist_s = torch.where(valid, dist, torch.zeros_like(dist))
-    if not _in_depth_order(dist, valid):
+    order = None
+    if not in_depth_order(dist, valid):
         # Sort by distance (invalid entries, alpha 0, go last). First downward crossings of
         # nested levels usually come in level order already, and then the sort is skipped.
         order = torch.where(valid, dist, torch.full_like(dist, float("inf"))).argsort(dim=-1)
@@ -54,12 +58,15 @@ def composite(color: torch.Tensor, alpha: torch.Tensor, dist: torch.Tensor, vali
     image = (w.unsqueeze(-1) * color).sum(-2) + background * (1 - mask).unsqueeze(-1)
     far_d = dist_s.max() if far is None else torch.as_tensor(far, dtype=dist.dtype)
     depth = (w * dist_s).sum(-1) + (1 - mask) * far_d
-    return Composite(image, depth, mask)
+    if order is not None:  # weights back in level order
+        w = torch.empty_like(w).scatter_(-1, order, w)
+    return Composite(image, depth, mask, w)
 
 
-def _in_depth_order(dist: torch.Tensor, valid: torch.Tensor) -> bool:
+def in_depth_order(dist: torch.Tensor, valid: torch.Tensor) -> bool:
     """Whether every ray's valid entries already have non-decreasing distances along the last
     axis (invalid entries have alpha 0, so where they sit does not matter)."""
     seen = torch.cummax(torch.where(valid, dist, torch.full_like(dist, float("-inf"))), -1).values
     return bool(((~valid[..., 1:]) | (dist[..., 1:] >= seen[..., :-1])).all())
+
 

@@ -57,7 +57,9 @@ def test_cached_identity_equals_uncached_call(pipe):
         sub = type(cache)(*(x[i:i + 1] for x in (cache.face_id, cache.betas, cache.noise, cache.maps_lr,
                                                    cache.maps_hr)))
         frame = pipe.render_frame(sub, exp[i:i + 1], eul[i:i + 1], cam[i:i + 1], 48)
-        assert torch.allclose(frame.image[0], direct.images[i], atol=1e-5)
+        # 1e-4: batched and single-identity matmuls round differently (maps differ by ~1e-6,
+        # a few edge pixels by 3e-5 on some CPUs)
+        assert torch.allclose(frame.image[0], direct.images[i], atol=1e-4)
 
 
 def test_zero_pose_and_expression_frontal_matches_the_canonical_render():
@@ -96,6 +98,31 @@ def test_fast_path_stays_close_to_the_reference_path(pipe):
         assert diff.mean() < 0.005 and diff.quantile(0.99) < 0.05, (scale, diff.mean(), diff.quantile(0.99))
 
 
+def test_sparse_shading_matches_dense_shading(pipe):
+    """Above the geometry resolution the super-resolved maps are read only where the baked maps'
+    weights are above ``shading_weight_floor``: with a vanishing floor that is the dense result
+    (all but exact-zero weights), with the default floor it stays within 1e-3 on average."""
+    st = pipe.renderer().settings
+    default = st.shading_weight_floor
+    cache = pipe.bake_identity(seed=3)
+    exp, eul, cam = torch.zeros(1, 52), torch.zeros(1, 6, 3), torch.tensor([[1.5, 1.8]])
+    outs = {}
+    try:
+        for floor in (0.0, 1e-30, default):
+            st.shading_weight_floor = floor
+            outs[floor] = pipe.render_frame(cache, exp, eul, cam, 96)
+    finally:
+        st.shading_weight_floor = default
+    dense = outs[0.0]
+    assert default > 0
+    for floor, tol in ((1e-30, 1e-5), (default, 1e-3)):
+        out = outs[floor]
+        assert (out.image - dense.image).abs().mean() < tol, floor
+        assert (out.mask - dense.mask).abs().mean() < tol, floor
+    fg = dense.mask > 0.1
+    assert fg.any() and ((outs[1e-30].depth - dense.depth).abs()[fg]).max() < 1e-4
+
+
 def test_outputs_have_the_documented_shapes(pipe):
     out = pipe(seed=0, resolution=64, face_resolution=32, output_type="pt")
     assert out.images.shape == (1, 3, 64, 64) and out.low_res_images.shape == (1, 3, 48, 48)
@@ -131,10 +158,22 @@ def test_save_load_round_trip_is_exact_and_safetensors_only(pipe, saved):
     assert "model_index.json" in files and "diffusion_pytorch_model.safetensors" in files
     assert not any(f.endswith((".bin", ".pt", ".pkl", ".ckpt")) for f in files)
     loaded = AniPortraitGAN.from_pretrained(saved)
+    _assert_same_tensors(pipe, loaded)
     a = pipe(seed=5, resolution=32, output_type="np")
     b = loaded(seed=5, resolution=32, output_type="np")
-    assert np.array_equal(a.images, b.images)
+    assert np.allclose(a.images, b.images, atol=1e-5)
     assert loaded.render_settings == pipe.render_settings
+
+
+def _assert_same_tensors(a, b):
+    """Every component's tensors bit-identical. (Renders of identical weights are compared with
+    a 1e-5 tolerance: on some CPUs oneDNN picks kernels by the buffers' alignment, and freshly
+    loaded weights round a few pixels differently, by ~1e-7.)"""
+    for name, comp in a.components.items():
+        if isinstance(comp, torch.nn.Module):
+            sa, sb = comp.state_dict(), b.components[name].state_dict()
+            assert sa.keys() == sb.keys(), name
+            assert all(torch.equal(sa[k], sb[k]) for k in sa), name
 
 
 def test_model_card_is_written(saved):
@@ -168,8 +207,9 @@ def _hub_cache(tmp_path, folder, repo="org/aniportrait"):
 def test_load_by_repo_id_offline_from_a_hub_cache(pipe, saved, tmp_path):
     cache = _hub_cache(tmp_path, saved)
     loaded = AniPortraitGAN.from_pretrained("org/aniportrait", cache_dir=cache)
-    assert np.array_equal(loaded(seed=2, resolution=32, output_type="np").images,
-                          pipe(seed=2, resolution=32, output_type="np").images)
+    _assert_same_tensors(pipe, loaded)
+    assert np.allclose(loaded(seed=2, resolution=32, output_type="np").images,
+                       pipe(seed=2, resolution=32, output_type="np").images, atol=1e-5)
     with pytest.raises(OSError, match="org/missing"):
         AniPortraitGAN.from_pretrained("org/missing", cache_dir=cache)
 
