@@ -368,6 +368,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--skip", default="", help="comma-separated measurements to skip")
     p.add_argument("--expression_seeds", type=int, default=16)
     p.add_argument("--multiview_seeds", type=int, default=8)
+    p.add_argument("--head_pose_seeds", type=int, default=16,
+                   help="taught people under the head-yaw sweep (4 before 2026-12-02)")
+    p.add_argument("--update", action="store_true",
+                   help="keep the other measurements already in --out (re-measure only those not skipped)")
     a = p.parse_args(argv)
     torch.manual_seed(0)
     pipe = load_pipeline(a.model)
@@ -376,12 +380,14 @@ def main(argv: list[str] | None = None) -> int:
     teacher = Teacher()
     res = {"model": a.model, "machine": {"cpu_count": __import__("os").cpu_count(), "torch_threads": torch.get_num_threads()},
            "note": "mediapipe 0.10.14 legacy face detection (full range) and attention face mesh"}
+    if a.update and a.out.exists():
+        res = {**json.loads(a.out.read_text()), **res}
     t0 = time.time()
     steps = {"face_detection": lambda: face_detection(pipe, 4 if q else 100),
              "control_taught": lambda: control(pipe, teacher, [0, 1] if q else [i for i in range(18) if i % 10 != 9],
                                                "taught"),
              "control_new_people": lambda: control(pipe, teacher, [9] if q else [9 + 10 * k for k in range(8)], "new"),
-             "head_pose": lambda: head_pose(pipe, teacher, 1 if q else 4),
+             "head_pose": lambda: head_pose(pipe, teacher, 1 if q else a.head_pose_seeds),
              "expression": lambda: expression(pipe, 2 if q else a.expression_seeds, teacher=teacher,
                                               teacher_people=1 if q else 4),
              "multiview": lambda: multiview(pipe, 2 if q else a.multiview_seeds)}
