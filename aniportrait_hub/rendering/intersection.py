@@ -41,7 +41,47 @@ def find_crossings(s: torch.Tensor, levels: torch.Tensor, usable: torch.Tensor |
             (samples skipped as empty space never create crossings at the mask's border).
     Returns:
         :class:`Crossings`.
+
+    Found by a search on the running minimum of the usable samples: the first sample below a
+    level is where that minimum first drops below it, and the sample before it, if usable, is
+    at or above the level, so the pair is the first downward crossing (our choice: O(S + L log S)
+    per ray instead of the O(S L) scan, 0.04 -> ~0.01 s at 128^2 x 32 samples here). Where the
+    first usable sample is already below a level (the first crossing then comes after a rise)
+    the ray is scanned as before (:func:`find_crossings_scan`).
     """
+    n = s.shape[-1]
+    big = torch.finfo(s.dtype).max
+    su = s if usable is None else torch.where(usable, s, torch.full_like(s, big))
+    run_min = torch.cummin(su, -1).values  # non-increasing along the ray
+    lv = levels.to(s.dtype)
+    # first j with run_min[j] < level  <=>  -run_min[j] > -level
+    first = torch.searchsorted(-run_min.contiguous(), (-lv).expand(*s.shape[:-1], -1).contiguous(), right=True)
+    found = first < n
+    prev = (first - 1).clamp(min=0)
+    prev_ok = first >= 1
+    if usable is not None:
+        prev_ok = prev_ok & torch.gather(usable, 2, prev)
+    bad = (found & ~prev_ok).any(-1)  # [B, R] rays to scan
+    valid = found & prev_ok
+    index = torch.where(valid, prev, torch.zeros_like(prev))
+    sa = torch.gather(s, 2, index)
+    sb = torch.gather(s, 2, (index + 1).clamp(max=n - 1))
+    frac = ((sa - lv) / (sa - sb).clamp_min(1e-12)).clamp(0, 1)
+    frac = torch.where(valid, frac, torch.zeros_like(frac))
+    if bool(bad.any()):
+        if bad.float().mean() > 0.25:  # e.g. an untrained M: scanning everything is cheaper
+            return find_crossings_scan(s, levels, usable)
+        bb, rr = bad.nonzero(as_tuple=True)
+        sub = find_crossings_scan(s[bb, rr].unsqueeze(0), levels, None if usable is None else usable[bb, rr].unsqueeze(0))
+        # out of place (frac is differentiable)
+        index = index.index_put((bb, rr), sub.index[0])
+        valid = valid.index_put((bb, rr), sub.valid[0])
+        frac = frac.index_put((bb, rr), sub.frac[0])
+    return Crossings(index, frac, valid)
+
+
+def find_crossings_scan(s: torch.Tensor, levels: torch.Tensor, usable: torch.Tensor | None = None) -> Crossings:
+    """:func:`find_crossings` by scanning every (level, sample interval) pair."""
     n = s.shape[-1]
     a, b = s[..., None, :-1], s[..., None, 1:]  # [B, R, 1, S-1]
     lv = levels.view(1, 1, -1, 1)

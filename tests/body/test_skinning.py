@@ -36,3 +36,16 @@ def test_points_near_a_vertex_follow_its_transform(body):
     expected = torch.linalg.solve(t[:, :3, :3], (pts[0] - t[:, :3, 3]).unsqueeze(-1))[..., 0]
     assert torch.allclose(sk.neutral_points[0], expected, atol=1e-6)
     assert (sk.distance < 2e-4).all()
+
+
+def test_apply_inverse_transforms_undoes_blended_transforms():
+    """Cramer's-rule inverse of many blended (non-rigid) 4x4 transforms, against LAPACK."""
+    import torch
+
+    g = torch.Generator().manual_seed(0)
+    t = torch.eye(4).repeat(2, 500, 1, 1)
+    t[..., :3, :3] += 0.3 * torch.randn(2, 500, 3, 3, generator=g)
+    t[..., :3, 3] = torch.randn(2, 500, 3, generator=g)
+    x = torch.randn(2, 500, 3, generator=g)
+    posed = (t[..., :3, :3] @ x.unsqueeze(-1))[..., 0] + t[..., :3, 3]
+    assert torch.allclose(apply_inverse_transforms(posed, t), x, atol=1e-4)

@@ -9,7 +9,7 @@ from aniportrait_hub.conditioning.mapping import FiLMParams
 from aniportrait_hub.deformation import ExpressionDeformer, PoseDeformer
 from aniportrait_hub.rendering.cameras import Camera, camera_rays, look_at, portrait_camera, project
 from aniportrait_hub.rendering.compositing import composite, sigma_to_alpha
-from aniportrait_hub.rendering.intersection import find_crossings
+from aniportrait_hub.rendering.intersection import find_crossings, find_crossings_scan
 
 
 def _sphere_field(points):
@@ -48,6 +48,27 @@ def test_only_downward_first_crossings_count():
     usable = torch.tensor([[[True, True, False, True, True]]])
     cr = find_crossings(s, torch.tensor([3.0]), usable)
     assert cr.index.item() == 3  # the first crossing touches an unusable sample
+
+
+def test_crossing_search_equals_the_scan_on_wandering_fields():
+    """The running-minimum search finds exactly the scan's first downward crossings, also where
+    the field rises and falls, starts below a level, or usable samples have gaps."""
+    g = torch.Generator().manual_seed(0)
+    lv = torch.linspace(3, -3, 7)
+    for trial in range(12):
+        s = torch.randn(2, 200, 40, generator=g).cumsum(-1) * (-1 if trial % 2 else 1)
+        usable = torch.rand(2, 200, 40, generator=g) > 0.2 if trial % 3 else None
+        a, b = find_crossings(s, lv, usable), find_crossings_scan(s, lv, usable)
+        assert torch.equal(a.valid, b.valid) and torch.equal(a.index, b.index), trial
+        assert torch.allclose(a.frac, b.frac), trial
+    # differentiable through the merged rows: a few rays (below the full-scan share) need the scan
+    s = torch.linspace(5, -5, 40).repeat(1, 50, 1)
+    s[0, :3, 0] = -4.0  # these rays start below every level but 5..-5's lowest
+    s.requires_grad_(True)
+    cr = find_crossings(s, lv)
+    assert torch.equal(cr.valid, find_crossings_scan(s, lv).valid)
+    cr.frac.sum().backward()
+    assert s.grad is not None and torch.isfinite(s.grad).all()
 
 
 def test_compositing_matches_the_formula_by_hand():
