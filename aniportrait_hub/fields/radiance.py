@@ -29,6 +29,13 @@ class RadianceOutput:
     features: torch.Tensor
 
 
+def window_grid(x: torch.Tensor, y: torch.Tensor, x_range, y_range) -> torch.Tensor:
+    """Canonical (x, y) in a window ``x_range`` x ``y_range`` -> ``grid_sample`` coordinates
+    [..., 2] in [-1, 1] (the one convention of phi's plane and the baked maps' lookups)."""
+    return torch.stack([(x - x_range[0]) / (x_range[1] - x_range[0]), (y - y_range[0]) / (y_range[1] - y_range[0])],
+                       -1) * 2 - 1
+
+
 class RadianceGenerator(ModelMixin, ConfigMixin):
     """phi. ``mapping(z)`` once per identity, then ``forward(points, view_dirs, film)``.
 
@@ -129,7 +136,7 @@ class RadianceGenerator(ModelMixin, ConfigMixin):
             w = warp.to(points.dtype)
             x = x * w[:, 0:1].exp() + w[:, 2:3]
             y = y * w[:, 1:2].exp() + w[:, 3:4]
-        g = torch.stack([(x - x0) / (x1 - x0), (y - y0) / (y1 - y0)], -1) * 2 - 1
+        g = window_grid(x, y, (x0, x1), (y0, y1))
         plane = self.plane.to(points.dtype).expand(points.shape[0], -1, -1, -1)
         f = F.grid_sample(plane, g.unsqueeze(1), mode="bilinear", padding_mode="border", align_corners=True)
         return f[:, :, 0].transpose(1, 2)

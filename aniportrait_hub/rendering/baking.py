@@ -19,7 +19,7 @@ import torch.nn.functional as F
 
 from aniportrait_hub.conditioning.mapping import FiLMParams
 from aniportrait_hub.fields.manifold import ManifoldPredictor
-from aniportrait_hub.fields.radiance import RadianceGenerator
+from aniportrait_hub.fields.radiance import RadianceGenerator, window_grid
 from aniportrait_hub.rendering.compositing import sigma_to_alpha
 from aniportrait_hub.rendering.intersection import find_crossings
 
@@ -85,9 +85,7 @@ def lookup_maps(maps: torch.Tensor, xy: torch.Tensor, x_range, y_range, channels
         [B, R, L, channels]; zero outside the map.
     """
     b, n_lv, c, h, w = maps.shape
-    gx = (xy[..., 0] - x_range[0]) / (x_range[1] - x_range[0]) * 2 - 1
-    gy = (xy[..., 1] - y_range[0]) / (y_range[1] - y_range[0]) * 2 - 1
-    grid = torch.stack([gx, gy], -1).permute(0, 2, 1, 3).reshape(b * n_lv, 1, -1, 2)  # [B*L, 1, R, 2]
+    grid = window_grid(xy[..., 0], xy[..., 1], x_range, y_range).permute(0, 2, 1, 3).reshape(b * n_lv, 1, -1, 2)
     src = maps[:, :, :channels].reshape(b * n_lv, channels, h, w)
     out = F.grid_sample(src, grid, mode="bilinear", padding_mode="zeros", align_corners=True)  # [B*L, ch, 1, R]
     return out.view(b, n_lv, channels, -1).permute(0, 3, 1, 2)

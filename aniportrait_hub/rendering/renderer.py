@@ -32,7 +32,7 @@ from aniportrait_hub.conditioning.mapping import FiLMParams
 from aniportrait_hub.deformation.expression_deformer import ExpressionDeformer
 from aniportrait_hub.deformation.pose_deformer import PoseDeformer
 from aniportrait_hub.fields.manifold import ManifoldPredictor
-from aniportrait_hub.fields.radiance import RadianceGenerator
+from aniportrait_hub.fields.radiance import RadianceGenerator, window_grid
 from aniportrait_hub.rendering.baking import bake_radiance_maps, lookup_maps, manifold_heights
 from aniportrait_hub.rendering.cameras import Camera, camera_rays, face_camera, portrait_camera
 from aniportrait_hub.rendering.compositing import Composite, composite, in_depth_order, sigma_to_alpha
@@ -281,10 +281,8 @@ class PortraitRenderer:
             with record_function("frame/shade_high_sparse"):
                 high = self.shade_sparse(geo, low.weights, cache.maps_hr, resolution)
         else:
-            with record_function("frame/upsample_geometry"):
-                high_geo = geo if geo_res == resolution else geo.upsample(resolution)
             with record_function("frame/shade_high"):
-                high = self.shade(high_geo, cache.maps_hr)
+                high = self.shade_upsampled(geo, cache.maps_hr, resolution)
         # 3. Face camera.
         face = None
         if face_resolution:
@@ -362,6 +360,10 @@ class PortraitRenderer:
         cover = geo.valid.to(rgba.dtype)
         return composite(rgba[..., :3], rgba[..., 3] * cover, geo.dist, cover > 0)
 
+    def shade_upsampled(self, geo: Geometry, maps: torch.Tensor, resolution: int) -> Composite:
+        """Dense shading of ``geo`` upsampled to ``resolution`` (every ray, every level)."""
+        return self.shade(geo if geo.resolution == resolution else geo.upsample(resolution), maps)
+
     def shade_sparse(self, geo: Geometry, weights: torch.Tensor, maps: torch.Tensor, resolution: int) -> Composite:
         """``maps`` at ``resolution`` from intersections found at ``geo``'s resolution, looked up
         only where the low-resolution weights say a level is seen
@@ -379,8 +381,7 @@ class PortraitRenderer:
         """
         st = self.settings
         if not in_depth_order(geo.dist, geo.valid):
-            high_geo = geo if geo.resolution == resolution else geo.upsample(resolution)
-            return self.shade(high_geo, maps)
+            return self.shade_upsampled(geo, maps, resolution)
         b, _, n_lv = geo.valid.shape
         h, res = geo.resolution, resolution
         keep = (weights > st.shading_weight_floor).view(b, h, h, n_lv).permute(0, 3, 1, 2).to(weights.dtype)
@@ -394,8 +395,6 @@ class PortraitRenderer:
         planes = torch.cat([geo.xy * v, geo.dist.unsqueeze(-1) * v, v], -1)  # [B, h*h, L, 4]
         planes = planes.view(b, h, h, n_lv, 4).permute(0, 3, 4, 1, 2).contiguous()  # [B, L, 4, h, h]
         centres = (torch.arange(res, device=dev, dtype=dt) + 0.5) / res * 2 - 1
-        x0, x1 = st.map_x_range
-        y0, y1 = st.map_y_range
         trans = torch.ones(b, res * res, device=dev, dtype=dt)
         image = torch.zeros(b, res * res, 3, device=dev, dtype=dt)
         mask = torch.zeros(b, res * res, device=dev, dtype=dt)
@@ -410,10 +409,9 @@ class PortraitRenderer:
                                   align_corners=False)[0, :, 0]  # [4, n]
                 cover = g[3]
                 safe = cover.clamp_min(1e-6)
-                gx = (g[0] / safe - x0) / (x1 - x0) * 2 - 1
-                gy = (g[1] / safe - y0) / (y1 - y0) * 2 - 1
-                rgba = F.grid_sample(maps[i:i + 1, lv, :4], torch.stack([gx, gy], -1).view(1, 1, -1, 2),
-                                     mode="bilinear", padding_mode="zeros", align_corners=True)[0, :, 0]
+                uv = window_grid(g[0] / safe, g[1] / safe, st.map_x_range, st.map_y_range).view(1, 1, -1, 2)
+                rgba = F.grid_sample(maps[i:i + 1, lv, :4], uv, mode="bilinear", padding_mode="zeros",
+                                     align_corners=True)[0, :, 0]
                 t = trans[i, ids]
                 a = rgba[3] * cover
                 w = t * a
