@@ -148,6 +148,9 @@ class TeacherConfig:
     across. The face model's offsets jump across the lip seam and the lids (one side still, the
     other moving), which the 1 cm of the first runs smoothed away: with 2 mm (and the offset
     sampling below) blink's face-mesh Spearman went -0.26 -> -0.63 at the same 3,000 steps."""
+    renew_expression_deformer: bool = False
+    """Before the expression phase, replace the stage's D^e by a new one of the preset's
+    architecture (to teach an older stage's D^e anew, e.g. with the preset's expression basis)."""
     expression_offset_sampling: float = 1.0
     """0: a step's face vertices are drawn uniformly; s > 0: with probability proportional to
     ``|offset| + s * mean |offset|`` of their bank row (the lips and lids, which move most)."""
@@ -557,6 +560,18 @@ def train_radiance(pipe: AniPortraitGAN, data: dict, cfg: TeacherConfig, log, ph
 
 
 # ---------------------------------------------------------------------------------- phase 3
+def renewed_expression(pipe: AniPortraitGAN, cfg: TeacherConfig) -> AniPortraitGAN:
+    """``pipe`` with a new D^e of the preset's architecture if ``cfg.renew_expression_deformer``."""
+    if cfg.renew_expression_deformer:
+        from aniportrait_hub.deformation.expression_deformer import ExpressionDeformer
+
+        old = pipe.expression_deformer.config
+        de = ExpressionDeformer(id_dim=old.id_dim, exp_dim=old.exp_dim, **preset(cfg.preset)["expression_deformer"])
+        pipe.register_modules(expression_deformer=de.to(pipe.device))
+        pipe.reset_runtime()
+    return pipe
+
+
 def train_expression(pipe: AniPortraitGAN, cfg: TeacherConfig, log) -> dict:
     de = pipe.expression_deformer
     body = pipe.renderer().body
@@ -813,10 +828,10 @@ def run(cfg: TeacherConfig, phases: tuple[str, ...] = PHASES) -> Path:
     for phase, fn in (("manifold", lambda: train_manifold(pipe, data, cfg, r.log)),
                       ("radiance", lambda: train_radiance(pipe, data, cfg, r.log)),
                       ("face", lambda: train_radiance(pipe, data, cfg, r.log, "face")),
-                      ("expression", lambda: train_expression(pipe, cfg, r.log)),
+                      ("expression", lambda: train_expression(renewed_expression(pipe, cfg), cfg, r.log)),
                       ("superres", lambda: train_superres(pipe, data, cfg, r.log))):
         if phase in phases and phase not in done:
-            if data is None:
+            if data is None and phase != "expression":  # D^e is taught from the face model alone
                 raise FileNotFoundError(f"{cfg.out / 'data.npz'} missing: run the data phase first")
             t = time.time()
             rep = fn()

@@ -16,21 +16,27 @@ from torch import nn
 class FiLMParams:
     """FiLM modulation of L layers of width C: ``freqs`` and ``phases`` [B, L, C]; ``warp``
     [B, 4] an optional per-identity warp of phi's feature plane (see
-    :class:`~aniportrait_hub.fields.radiance.RadianceGenerator`), carried with the modulation."""
+    :class:`~aniportrait_hub.fields.radiance.RadianceGenerator`), carried with the modulation;
+    ``coefficients`` [B, K] optional weights of a network's linear basis (D^e's expression basis,
+    :class:`~aniportrait_hub.deformation.expression_deformer.ExpressionDeformer`)."""
 
     freqs: torch.Tensor
     phases: torch.Tensor
     warp: torch.Tensor | None = None
+    coefficients: torch.Tensor | None = None
 
     def lerp_to(self, mean: "FiLMParams", psi: float) -> "FiLMParams":
         """Truncation: ``mean + psi * (self - mean)`` on frequencies and phases (the warp, a
         function of the identity's shape, is kept: the body is not truncated)."""
         return FiLMParams(torch.lerp(mean.freqs, self.freqs, psi), torch.lerp(mean.phases, self.phases, psi),
-                          self.warp)
+                          self.warp, self.coefficients)
 
     def __getitem__(self, index) -> "FiLMParams":
         """The modulation of a batch slice (``film[i:i + 1]``)."""
-        return FiLMParams(self.freqs[index], self.phases[index], None if self.warp is None else self.warp[index])
+        def part(t):
+            return None if t is None else t[index]
+
+        return FiLMParams(self.freqs[index], self.phases[index], part(self.warp), part(self.coefficients))
 
 
 class FiLMMapping(nn.Module):

@@ -39,7 +39,7 @@ PRESETS: dict[str, dict] = {
                          sigma_scale=60.0, input_scale=4.5, plane_resolution=128, plane_channels=16),
         "pose_deformer": dict(kernel=(5, 9, 9)),
         "expression_deformer": dict(hidden=128, num_layers=3, mapping_hidden=128, mapping_depth=2, input_scale=1.0,
-                                    output_scale=0.01),
+                                    output_scale=0.01, basis_hidden=128),
         "superres": dict(nf=16, gc=8, num_rrdb=1, scale=4, style_dim=64, mapping_hidden=128, mapping_depth=2),
         "render": dict(map_resolution=128, samples_per_ray=32, geometry_resolution=128, pose_grid=(16, 40, 40),
                        field_grid=128, bake_z_samples=64, radiance_betas=True),

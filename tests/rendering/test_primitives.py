@@ -121,6 +121,24 @@ def test_expression_deformer_is_the_identity_at_init_and_zero_off_the_face():
     assert de.region_weight(torch.tensor([0.0, -0.01, -0.02])).item() == 1.0
 
 
+def test_expression_basis_is_linear_in_the_expression_and_starts_at_zero():
+    """With ``basis_hidden`` D^e adds sum_k z_exp[k] B_k(x): zero at init, linear in the
+    expression coefficients (the FiLM-SIREN part silenced), and it refuses FiLM parameters that
+    do not carry them."""
+    de = ExpressionDeformer(basis_hidden=16, basis_layers=2)
+    fid, e = torch.randn(2, 80), torch.rand(2, 52)
+    pts = (torch.rand(2, 50, 3) - 0.5) * 0.1
+    assert torch.equal(de(pts, de.mapping(fid, e)), torch.zeros_like(pts))
+    torch.nn.init.normal_(de.basis_out.weight, std=0.1)
+    one = de(pts, de.mapping(fid, e))
+    assert one.abs().max() > 0
+    assert torch.allclose(de(pts, de.mapping(fid, 2 * e)), 2 * one, atol=1e-6)  # the SIREN's output is still 0
+    assert torch.equal(de(pts, de.mapping(fid, torch.zeros(2, 52))), torch.zeros_like(pts))
+    assert torch.equal(de.mapping(fid, e)[1:].coefficients, e[1:])  # a batch slice keeps its coefficients
+    with pytest.raises(ValueError, match="expression basis"):
+        de(pts, FiLMParams(torch.ones(2, 3, 128), torch.zeros(2, 3, 128)))
+
+
 def test_portrait_camera_conventions():
     cam = portrait_camera(torch.tensor([[math.pi / 2, math.pi / 2]]), 1.895, 12.0, (0.0, 0.0, 0.0))
     assert torch.allclose(cam.origin, torch.tensor([[0.0, 0.0, 1.895]]), atol=1e-6)  # frontal: on +z

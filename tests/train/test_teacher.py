@@ -130,3 +130,20 @@ def test_expression_phase_with_offset_sampling_and_a_narrow_smoothness(run):
     rep = train_expression(pipe, cfg, lambda row: None)
     assert rep["steps"] == 2 and rep["offset_rms_mm"] > 0 and rep["imitation_rms_mm"] == rep["imitation_rms_mm"]
     assert any(not torch.equal(a, b) for a, b in zip(before, pipe.expression_deformer.parameters()))
+
+
+def test_renewed_expression_deformer_takes_the_presets_architecture(run):
+    """``renew_expression_deformer``: an older stage's D^e replaced by a new one of the preset's
+    architecture (here the small preset's), which then trains."""
+    sys.path.insert(0, str(ROOT))
+    from aniportrait_hub import AniPortraitGAN
+    from train.teacher import TeacherConfig, renewed_expression, train_expression
+
+    pipe = AniPortraitGAN.from_pretrained(run / "stage")
+    cfg = TeacherConfig(out=run, preset="small", renew_expression_deformer=True, expression_steps=2,
+                        expression_bank=4, expression_batch=2, expression_vertices=64)
+    old = pipe.expression_deformer
+    pipe = renewed_expression(pipe, cfg)
+    assert pipe.expression_deformer is not old and pipe.expression_deformer.config.hidden == 64
+    assert train_expression(pipe, cfg, lambda row: None)["steps"] == 2
+    assert renewed_expression(pipe, TeacherConfig(out=run)).expression_deformer is pipe.expression_deformer
