@@ -144,7 +144,7 @@ class PortraitStudio:
         if key != self._key:
             self._cache, self._key = self.pipe.bake_identity(seed=key[0], truncation_psi=key[1]), key
         exp, eul, cam = self.inputs(list(values))
-        out = self.pipe.render_frame(self._cache, exp, eul, cam, resolution=self.cfg.resolution)
+        out = self.pipe.render_frame(self._cache, exp, eul, cam, resolution=self.cfg.resolution, low_res=False)
         return (out.image[0].permute(1, 2, 0).clamp(0, 1).numpy() * 255).round().astype(np.uint8)
 
 

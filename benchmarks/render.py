@@ -8,7 +8,9 @@ Each scenario runs in its own process so that its peak memory (max RSS) is its o
 - ``bake``: mapping + radiance maps + U for one identity (the per-model manifold heights are
   measured apart), with its arithmetic counted by ``torch.utils.flop_counter``;
 - ``frame_<res>``: one cached frame (the identity baked beforehand) at 512^2 and at a 128^2
-  preview, per stage from the renderer's ``record_function`` labels.
+  preview, per stage from the renderer's ``record_function`` labels; the image only, as the app
+  and ``animate`` ask for it (``low_res=False``: no composite of the baked maps where the
+  frame does not need it).
 Weights are untrained (a trained model costs the same arithmetic; the crossing counts differ).
 """
 
@@ -105,14 +107,14 @@ def scenario_frame(preset: str, resolution: int) -> dict:
     g = torch.Generator().manual_seed(0)
     frames = [((torch.rand(1, 6, 3, generator=g) - 0.5) * 0.4, torch.tensor([[math.pi / 2, math.pi / 2]]))
               for _ in range(6)]
-    pipe.render_frame(cache, exp, *frames[0], resolution)
+    pipe.render_frame(cache, exp, *frames[0], resolution, low_res=False)
     times = []
     for eul, cam in frames:
         t0 = time.perf_counter()
-        pipe.render_frame(cache, exp, eul, cam, resolution)
+        pipe.render_frame(cache, exp, eul, cam, resolution, low_res=False)
         times.append(time.perf_counter() - t0)
     with profile(activities=[ProfilerActivity.CPU]) as prof:
-        pipe.render_frame(cache, exp, *frames[1], resolution)
+        pipe.render_frame(cache, exp, *frames[1], resolution, low_res=False)
     stages = {e.key: e.cpu_time_total / 1e6 for e in prof.key_averages()
               if e.key.startswith(("frame/", "geometry/"))}
     return {"frame_s_median": statistics.median(times), "frame_s_min": min(times), "stages_s": stages,

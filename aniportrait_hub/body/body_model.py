@@ -129,6 +129,10 @@ class BodyModel(torch.nn.Module):
         if rest_rotations is None:
             rest_rotations = torch.eye(3).repeat(24, 1, 1)
         self.register_buffer("rest_rotations", torch.as_tensor(rest_rotations, dtype=smpl.shapedirs.dtype))
+        # The open body has no pose correctives (posedirs all zero): forward() then skips their
+        # 207 x 3V product and the per-vertex corrective transforms (a third of a frame's body
+        # time, exactly nothing added). SMPL's own correctives keep the full path.
+        self.has_pose_correctives = bool(smpl.posedirs.abs().max() > 0)
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -285,7 +289,8 @@ class BodyModel(torch.nn.Module):
         if vertex_ids is not None:
             vertex_ids = torch.as_tensor(vertex_ids, dtype=torch.long, device=v_shaped.device)
             v_shaped = v_shaped[:, vertex_ids]
-            posedirs = posedirs.view(posedirs.shape[0], -1, 3)[:, vertex_ids].reshape(posedirs.shape[0], -1)
+            if self.has_pose_correctives:
+                posedirs = posedirs.view(posedirs.shape[0], -1, 3)[:, vertex_ids].reshape(posedirs.shape[0], -1)
             lbs_weights = lbs_weights[vertex_ids]
         if rest_offsets is not None:
             if rest_offsets.shape != v_shaped.shape:
@@ -295,15 +300,14 @@ class BodyModel(torch.nn.Module):
         # 2. Rotations of the requested pose and of the canonical mean pose, as one batch.
         rot = torch.cat([self.pose_rotations(joint_eulers), self.pose_rotations(torch.zeros_like(joint_eulers))])
         eye = torch.eye(3, dtype=rot.dtype, device=rot.device)
-        pose_feat = (rot[:, 1:] - eye).reshape(2 * b, -1)  # [2B, 207]
-        v_posed = v_shaped.repeat(2, 1, 1) + (pose_feat @ posedirs).view(2 * b, -1, 3)  # [2B, V, 3]
         # 3. Forward kinematics and per-vertex blended transforms (Eq. 4).
         j_posed, rel = batch_rigid_transform(rot, j_rest.repeat(2, 1, 1), s.parents)  # rel [2B, J, 4, 4]
         blended = (lbs_weights @ rel.reshape(2 * b, 24, 16)).view(2 * b, -1, 4, 4)  # [2B, V, 4, 4]
-        # Pose correctives become a per-vertex translation applied before the blend.
-        corr = torch.eye(4, dtype=rot.dtype, device=rot.device).repeat(2 * b, blended.shape[1], 1, 1)
-        corr[..., :3, 3] = v_posed - v_shaped.repeat(2, 1, 1)
-        blended = blended @ corr
+        if self.has_pose_correctives:  # a per-vertex translation applied before the blend
+            pose_feat = (rot[:, 1:] - eye).reshape(2 * b, -1)  # [2B, 207]
+            corr = torch.eye(4, dtype=rot.dtype, device=rot.device).repeat(2 * b, blended.shape[1], 1, 1)
+            corr[..., :3, 3] = (pose_feat @ posedirs).view(2 * b, -1, 3)
+            blended = blended @ corr
         homo = torch.nn.functional.pad(v_shaped, (0, 1), value=1.0).repeat(2, 1, 1)
         verts = (blended @ homo.unsqueeze(-1))[..., :3, 0]  # [2B, V, 3]
         pose_rel, canon_rel = rel[:b], rel[b:]

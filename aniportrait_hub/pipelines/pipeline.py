@@ -256,8 +256,10 @@ class AniPortraitGAN(DiffusionPipeline):
     @torch.no_grad()
     def render_frame(self, identity: IdentityCache, expression: torch.Tensor, joint_eulers: torch.Tensor,
                      camera: torch.Tensor, resolution: int | None = None, face_resolution: int | None = None,
-                     fast: bool = True) -> RenderOutput:
-        """One frame of cached identities: deformation + intersection + lookup."""
+                     fast: bool = True, low_res: bool = True) -> RenderOutput:
+        """One frame of cached identities: deformation + intersection + lookup. ``low_res``:
+        also return the composite of the baked maps (``low_res_image``; False: None, and a
+        frame at or below the geometry resolution skips that shading)."""
         b = identity.face_id.shape[0]
         res = resolution or self.config.default_resolution
         if not 16 <= res <= 2048:
@@ -271,7 +273,7 @@ class AniPortraitGAN(DiffusionPipeline):
         dev = self.device
         field = self.field_grid() if fast else None
         return self.renderer().render(identity, expression.to(dev), joint_eulers.to(dev), camera.to(dev), res,
-                                      fast=fast, face_resolution=face_resolution, field=field)
+                                      fast=fast, face_resolution=face_resolution, field=field, low_res=low_res)
 
     @torch.no_grad()
     def __call__(self, seed: int | None = None, latents: PortraitLatents | None = None,
@@ -321,7 +323,7 @@ class AniPortraitGAN(DiffusionPipeline):
             torch.zeros(len(sequence), self.assets.config.exp_dim)
         for t in tqdm(range(len(sequence)), desc="animate", disable=not progress):
             out = self.render_frame(identity, exp[t:t + 1], sequence.joint_eulers[t:t + 1],
-                                    sequence.camera[t:t + 1], resolution, None, fast)
+                                    sequence.camera[t:t + 1], resolution, None, fast, low_res=False)
             yield (out.image[0].permute(1, 2, 0).clamp(0, 1).cpu().numpy() * 255).round().astype(np.uint8)
 
 

@@ -142,8 +142,9 @@ class RenderOutput:
 
     image: torch.Tensor
     """[B, 3, H, W] from the super-resolved maps."""
-    low_res_image: torch.Tensor
-    """[B, 3, h, w] from the baked maps, at the geometry resolution."""
+    low_res_image: torch.Tensor | None
+    """[B, 3, h, w] from the baked maps, at the geometry resolution (None when the render was
+    asked not to make it)."""
     depth: torch.Tensor
     """[B, 1, H, W] distance along the ray (world units)."""
     mask: torch.Tensor
@@ -254,13 +255,16 @@ class PortraitRenderer:
     # ------------------------------------------------------------------ per frame
     def render(self, cache: IdentityCache, expression: torch.Tensor, joint_eulers: torch.Tensor,
                camera: torch.Tensor, resolution: int, *, fast: bool = True, face_resolution: int | None = None,
-               field: FieldGrid | None = None) -> RenderOutput:
+               field: FieldGrid | None = None, low_res: bool = True) -> RenderOutput:
         """Render B frames (one per identity in ``cache``).
 
         Args:
             expression: [B, E]; joint_eulers: [B, 6, 3]; camera: [B, 2] (pitch, yaw).
             resolution: output side. face_resolution: face-camera side (None: no face image).
             field: the precomputed :class:`FieldGrid` (fast path; computed here if None).
+            low_res: also composite the baked (not super-resolved) maps into ``low_res_image``.
+                Above the geometry resolution the sparse shading needs that composite anyway; at
+                or below it, False skips it (a tenth of a 128^2 frame) and leaves the field None.
 
         Differentiable with respect to the cached maps (the pipeline calls it under ``no_grad``).
         """
@@ -275,9 +279,12 @@ class PortraitRenderer:
         cam = portrait_camera(camera, st.portrait_radius, st.portrait_fov_deg, st.portrait_shift)
         geo_res = min(resolution, st.geometry_resolution) if fast else resolution
         geo = self.geometry(cam, st.portrait_radius, st.ray_half_depth, geo_res, body_out, exp_film, fast, field)
-        with record_function("frame/shade_low"):
-            low = self.shade(geo, cache.maps_lr)
-        if fast and st.shading_weight_floor > 0 and resolution != geo_res:
+        sparse = fast and st.shading_weight_floor > 0 and resolution != geo_res
+        low = None
+        if low_res or sparse:
+            with record_function("frame/shade_low"):
+                low = self.shade(geo, cache.maps_lr)
+        if sparse:
             with record_function("frame/shade_high_sparse"):
                 high = self.shade_sparse(geo, low.weights, cache.maps_hr, resolution)
         else:
@@ -288,7 +295,7 @@ class PortraitRenderer:
         if face_resolution:
             with record_function("frame/face_camera"):
                 face = self._face_image(cam, body_out, cache, exp_film, face_resolution, fast, field)
-        return RenderOutput(_to_image(high.image, resolution), _to_image(low.image, geo_res),
+        return RenderOutput(_to_image(high.image, resolution), _to_image(low.image, geo_res) if low_res else None,
                             _to_image(high.depth.unsqueeze(-1), resolution),
                             _to_image(high.mask.unsqueeze(-1), resolution), face)
 

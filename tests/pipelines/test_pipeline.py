@@ -123,6 +123,20 @@ def test_sparse_shading_matches_dense_shading(pipe):
     assert fg.any() and ((outs[1e-30].depth - dense.depth).abs()[fg]).max() < 1e-4
 
 
+def test_a_frame_without_the_low_resolution_image_is_the_same_frame(pipe):
+    """``low_res=False`` (the app, ``animate``, previews) skips the baked-maps composite where a
+    frame does not need it and changes nothing else, below and above the geometry resolution."""
+    cache = pipe.bake_identity(pipe.sample_latents(1, seed=3))
+    exp, eul = torch.zeros(1, pipe.assets.config.exp_dim), torch.zeros(1, 6, 3)
+    cam = torch.tensor([[1.5708, 1.9]])
+    for res in (40, 96):  # the small preset's geometry resolution is 48
+        full = pipe.render_frame(cache, exp, eul, cam, res)
+        lean = pipe.render_frame(cache, exp, eul, cam, res, low_res=False)
+        assert lean.low_res_image is None and full.low_res_image is not None
+        for a, b in ((full.image, lean.image), (full.depth, lean.depth), (full.mask, lean.mask)):
+            assert torch.equal(a, b)
+
+
 def test_outputs_have_the_documented_shapes(pipe):
     out = pipe(seed=0, resolution=64, face_resolution=32, output_type="pt")
     assert out.images.shape == (1, 3, 64, 64) and out.low_res_images.shape == (1, 3, 48, 48)

@@ -147,3 +147,35 @@ def test_renewed_expression_deformer_takes_the_presets_architecture(run):
     assert pipe.expression_deformer is not old and pipe.expression_deformer.config.hidden == 64
     assert train_expression(pipe, cfg, lambda row: None)["steps"] == 2
     assert renewed_expression(pipe, TeacherConfig(out=run)).expression_deformer is pipe.expression_deformer
+
+
+def test_gap_targets_send_an_opened_mouth_to_the_closed_lip_seam(run):
+    """The seams an expression opens are the lips (pairs that touch in the neutral face and part
+    under jawOpen), and a gap point's target is the closed seam: x + offset lands midway between
+    the pair's neutral positions, whatever its depth jitter; closed pairs carry no weight."""
+    sys.path.insert(0, str(ROOT))
+    from aniportrait_hub import AniPortraitGAN
+    from aniportrait_hub.deformation.expression_deformer import imitation_targets
+    from train.teacher import gap_targets, seam_pairs
+
+    pipe = AniPortraitGAN.from_pretrained(run / "stage")
+    body, fm = pipe.renderer().body, pipe.face_model()
+    pairs = seam_pairs(body, fm)
+    assert 50 < len(pairs) < 2000
+    lm = dict(zip(fm.landmark_names, fm.landmark_ids.tolist()))
+    fid, betas = torch.zeros(2, fm.num_identity), torch.zeros(2, 10)
+    exp = torch.zeros(2, fm.num_expression)
+    exp[0, fm.exp_names.index("jawOpen")] = 1.0  # row 1: neutral, nothing opens
+    x_p, t = imitation_targets(body, fm, fid, betas, exp, fm.body_vertex_ids)
+    x_n = x_p + t
+    seam_y = x_n[0, pairs.flatten(), 1]
+    lips_y = x_n[0, [lm["upper_lip"], lm["lower_lip"]], 1]
+    assert lips_y.min() - 0.01 < seam_y.min() and seam_y.max() < lips_y.max() + 0.01  # at the mouth
+    x, off, w = gap_targets(x_p, t, pairs, 64, 0.003, torch.Generator().manual_seed(0))
+    assert w[0].mean() > 0.9 and w[1].sum() == 0
+    target = x[0] + off[0]
+    mid = (x_n[0, pairs[:, 0]] + x_n[0, pairs[:, 1]]) / 2
+    # every target is a closed-seam midpoint, shifted only along z (the depth jitter)
+    d = torch.cdist(target[:, :2], mid[:, :2]).amin(1)
+    assert d.max() < 1e-4  # float32 rounding of (x + offset)
+    assert (off[0].norm(dim=-1) > 0.002).float().mean() > 0.5  # the opening is far from its seam
