@@ -13,9 +13,10 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 # torch first, from the CPU wheel on disk, then everything else constrained to that torch.
-$(VENV)/.runtime: requirements.txt constraints.txt pyproject.toml | $(BIN)/python
+$(VENV)/.runtime: requirements.txt requirements-nodeps.txt constraints.txt pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -c constraints.txt -r requirements.txt
+	$(BIN)/pip install --quiet --no-deps -r requirements-nodeps.txt
 	$(BIN)/pip install --quiet -c constraints.txt --no-deps -e .
 	touch $@
 

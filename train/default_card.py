@@ -110,6 +110,11 @@ def _metrics(metrics: dict, speed: dict | None) -> str:
             f"{k} {v['mean_spearman']:.2f}" + (f" (teacher {v['teacher_mean_spearman']:.2f})"
                                                 if v.get("teacher_mean_spearman") is not None else "")
             for k, v in ex.items() if isinstance(v, dict) and v["mean_spearman"] is not None))
+        ark = {k: v["arkit"] for k, v in ex.items() if isinstance(v, dict) and (v.get("arkit") or {}).get("measured")}
+        if ark:
+            out.append("- the same sweeps as MediaPipe's ARKit blendshape model reads them (Spearman; reading at 0 -> 1): "
+                       + ", ".join(f"{k} {a['mean_spearman']:.2f} ({a['read_at_0']:.2f} -> {a['read_at_1']:.2f})"
+                                   for k, a in ark.items()))
     mv = metrics.get("multiview")
     if mv:
         out.append(f"- multi-view consistency: depth reprojected {mv['yaw_deg']:.0f} deg away, mean error "

@@ -15,7 +15,9 @@ Measures, on the model and against the synthetic teacher (the renderer that taug
   mesh reads on the render (relative to the frontal render), and the same reading on the
   teacher's renders (the measurement's own floor);
 - ``expression``: mouth opening vs jawOpen, eye aspect ratio vs eyeBlink, mouth width vs smile
-  (face-camera images, Spearman per seed, mean over seeds);
+  (face-camera images, Spearman per seed, mean over seeds); beside them (``arkit``), the same
+  units as MediaPipe's FaceLandmarker blendshape model reads them on the same images (the
+  tracker of ``aniportrait_hub.tracking``: a reading trained on real faces);
 - ``multiview``: depth of a frontal view reprojected into a view 15 deg away, as a share of
   head height.
 
@@ -195,46 +197,67 @@ EXPRESSION_SWEEPS = {"jawOpen": (("jawOpen",), "mouth_opening"),
                      "mouthSmile": (("mouthSmileLeft", "mouthSmileRight"), "mouth_width")}
 
 
-def _sweep_spearman(face_image, probe, vals: np.ndarray, res: dict) -> None:
+def _sweep_spearman(face_image, probe, vals: np.ndarray, res: dict, tracker=None, arkit: dict | None = None) -> None:
     """Append to ``res[name]`` the Spearman of the face-mesh reading against each unit's value;
-    ``face_image(units, value)`` -> a face-camera image [H, W, 3] uint8."""
+    ``face_image(units, value)`` -> a face-camera image [H, W, 3] uint8. With ``tracker`` (a
+    :class:`~aniportrait_hub.tracking.BlendshapeTracker`), also append to ``arkit[name]`` the
+    (Spearman, reading at 0, reading at 1) of the ARKit blendshape model's own reading of the
+    same units on the same images."""
     from scipy.stats import spearmanr
 
     for name, (units, measure) in EXPRESSION_SWEEPS.items():
-        readings = []
+        readings, shapes = [], []
         for v in vals:
-            r = probe.read(face_image(units, float(v)))
+            img = face_image(units, float(v))
+            r = probe.read(img)
             readings.append(getattr(r, measure)() if r.meshed else np.nan)
+            if tracker is not None:
+                b = tracker.read(img)
+                shapes.append(np.nan if b is None else
+                              float(np.mean([b.expression[tracker.exp_names.index(u)] for u in units])))
         ok = np.isfinite(readings)
         if ok.sum() >= 3:
             res[name].append(float(spearmanr(vals[ok], np.asarray(readings)[ok]).statistic))
+        ok = np.isfinite(shapes)
+        if tracker is not None and ok.sum() >= 3:
+            arkit[name].append((float(spearmanr(vals[ok], np.asarray(shapes)[ok]).statistic), shapes[0], shapes[-1]))
 
 
 def expression(pipe, seeds: int, steps: int = 6, teacher: Teacher | None = None, teacher_people: int = 4) -> dict:
     """Spearman of face-mesh readings vs jawOpen / blink / smile on new people (``seeds``), and
     the same reading on the teacher's face-camera renders of taught people (is the reading able
     to see it at all?)."""
+    from aniportrait_hub.tracking import BlendshapeTracker
+
     _, eul0 = _zeros(pipe)
     vals = np.linspace(0, 1, steps)
     res = {k: [] for k in EXPRESSION_SWEEPS}
     ref = {k: [] for k in EXPRESSION_SWEEPS}
-    with FaceProbe() as probe:
+    arkit = {k: [] for k in EXPRESSION_SWEEPS}
+    arkit_ref = {k: [] for k in EXPRESSION_SWEEPS}
+    with FaceProbe() as probe, BlendshapeTracker(pipe.face_model().exp_names) as tracker:
         for s in tqdm(range(seeds), desc="expression"):
             cache = pipe.bake_identity(seed=2000 + s, truncation_psi=0.7)
             # The face camera is what is read; the portrait is rendered at the smallest size.
             _sweep_spearman(lambda units, v: _img(pipe.render_frame(
                 cache, _exp(pipe, **{u: v for u in units}), eul0, _cam(), resolution=16,
-                face_resolution=256).face_image[0]), probe, vals, res)
+                face_resolution=256, low_res=False).face_image[0]), probe, vals, res, tracker, arkit)
         for k in range(teacher_people if teacher is not None else 0):
             def teacher_face(units, v, idx=10 * k):
                 lab = {"expression": _exp(pipe, **{u: v for u in units})[0].numpy(), "camera": list(FRONTAL),
                        "joint_eulers": eul0[0].numpy()}
                 return teacher.face(idx, lab)
-            _sweep_spearman(teacher_face, probe, vals, ref)
+            _sweep_spearman(teacher_face, probe, vals, ref, tracker, arkit_ref)
     out = {k: {"mean_spearman": float(np.nanmean(v)) if v else None, "seeds_measured": len(v)} for k, v in res.items()}
     for k, v in ref.items():
         out[k]["teacher_mean_spearman"] = float(np.nanmean(v)) if v else None
         out[k]["teacher_people"] = len(v)
+    for key, src in (("arkit", arkit), ("teacher_arkit", arkit_ref)):
+        for k, v in src.items():
+            m = np.nanmean(np.asarray(v, dtype=float), 0) if v else [None] * 3
+            out[k][key] = {"mean_spearman": None if m[0] is None else float(m[0]),
+                           "read_at_0": None if m[1] is None else float(m[1]),
+                           "read_at_1": None if m[2] is None else float(m[2]), "measured": len(v)}
     return out
 
 
