@@ -2,6 +2,8 @@
 
 from aniportrait_hub.tracking.blendshapes import (FACE_LANDMARKER_SHA256, BlendshapeReading, BlendshapeTracker,
                                                   TrackingError, face_landmarker_path)
+from aniportrait_hub.tracking.retarget import neutral_expression, retarget
+from aniportrait_hub.tracking.smoothing import OneEuroFilter, smooth_sequence
 
 __all__ = ["FACE_LANDMARKER_SHA256", "BlendshapeReading", "BlendshapeTracker", "TrackingError",
-           "face_landmarker_path"]
+           "face_landmarker_path", "neutral_expression", "retarget", "OneEuroFilter", "smooth_sequence"]
