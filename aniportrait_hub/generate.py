@@ -100,6 +100,7 @@ def run(cfg: GenerateConfig) -> list[Path]:
     from tqdm.auto import tqdm
 
     from aniportrait_hub.pipelines.animation import sequence_from_authors_files
+    from aniportrait_hub.video import write_video
 
     seeds = parse_seeds(cfg.seeds)
     if not 0 <= cfg.psi <= 1:
@@ -133,10 +134,8 @@ def run(cfg: GenerateConfig) -> list[Path]:
     for seed in seeds:
         identity = pipe.bake_identity(seed=seed, truncation_psi=cfg.psi)
         path = _claim(cfg.outdir / f"seed{seed:04d}.mp4", cfg.overwrite)
-        with imageio.get_writer(path, fps=cfg.fps, codec="libx264", quality=8, macro_block_size=16) as writer:
-            for frame in pipe.animate(identity, seq, resolution=cfg.resolution):
-                writer.append_data(frame)
-        written.append(path)
+        written.append(write_video(path, pipe.animate(identity, seq, resolution=cfg.resolution), cfg.fps,
+                                   overwrite=cfg.overwrite))
     return written
 
 

@@ -361,9 +361,8 @@ def pictures(pipe, folder: Path, seeds: int = 16, video_seconds: float = 5.0) ->
 
 
 def driven_video(pipe, path: Path, seconds: float, seed: int = 0, resolution: int = 256) -> Path:
-    import imageio.v2 as imageio
-
     from aniportrait_hub.pipelines.animation import sequence_from_authors_files
+    from aniportrait_hub.video import write_video
 
     track = Path(__file__).resolve().parents[2] / "examples" / "driving" / "real_sample1"
     seq = sequence_from_authors_files(None, track / "joint_eulers.npy", track / "camera_pose.npy", 1, 12.5,
@@ -371,13 +370,7 @@ def driven_video(pipe, path: Path, seconds: float, seed: int = 0, resolution: in
     n = min(len(seq), int(round(seconds * seq.fps)))
     seq = type(seq)(seq.expression[:n], seq.joint_eulers[:n], seq.camera[:n], seq.fps, seq.expression_basis)
     cache = pipe.bake_identity(seed=seed, truncation_psi=0.7)
-    tmp = path.with_suffix(".tmp.mp4")
-    with imageio.get_writer(tmp, fps=seq.fps, codec="libx264", quality=8, macro_block_size=16,
-                            pixelformat="yuv420p") as w:
-        for frame in pipe.animate(cache, seq, resolution=resolution):
-            w.append_data(frame)
-    tmp.replace(path)
-    return path
+    return write_video(path, pipe.animate(cache, seq, resolution=resolution), seq.fps, overwrite=True)
 
 
 def main(argv: list[str] | None = None) -> int:

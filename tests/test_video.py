@@ -1,0 +1,56 @@
+"""Videos are H.264 yuv420p mp4s with the driver's audio when it has one, written atomically,
+never over an existing file."""
+
+import subprocess
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+
+from aniportrait_hub.video import _ffmpeg, has_audio, write_video
+
+
+def _frames(n=12, size=64):
+    return [np.full((size, size, 3), 20 * i % 255, np.uint8) for i in range(n)]
+
+
+def _probe(path):
+    return subprocess.run([_ffmpeg(), "-hide_banner", "-i", str(path)], capture_output=True, text=True).stderr
+
+
+def test_video_without_and_with_audio(tmp_path):
+    plain = write_video(tmp_path / "plain.mp4", _frames(), 12)
+    info = _probe(plain)
+    assert "h264" in info and "yuv420p" in info and not has_audio(plain)
+    assert iio.imread(plain, index=None).shape[0] == 12
+    # a driver with audio: 3 s of a tone beside 3 s of video
+    driver = tmp_path / "driver.mp4"
+    subprocess.run([_ffmpeg(), "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=64x64:rate=12",
+                    "-f", "lavfi", "-i", "sine=frequency=440", "-t", "3", "-pix_fmt", "yuv420p", "-c:v", "libx264",
+                    "-c:a", "aac", str(driver)], check=True)
+    assert has_audio(driver)
+    voiced = write_video(tmp_path / "voiced.mp4", _frames(), 12, audio_from=driver)
+    assert has_audio(voiced) and "aac" in _probe(voiced)
+    # a driver without audio (the case imageio-ffmpeg's one-pass audio_path breaks on)
+    silent = write_video(tmp_path / "silent.mp4", _frames(), 12, audio_from=plain)
+    assert not has_audio(silent) and iio.imread(silent, index=None).shape[0] == 12
+    assert not list(tmp_path.glob(".*"))  # no temporary files left
+
+
+def test_existing_files_and_bad_input_are_refused(tmp_path):
+    keep = tmp_path / "keep.mp4"
+    keep.write_bytes(b"precious")
+    with pytest.raises(FileExistsError):
+        write_video(keep, _frames(), 12)
+    assert keep.read_bytes() == b"precious"
+    with pytest.raises(ValueError, match="uint8"):
+        write_video(tmp_path / "bad.mp4", [np.zeros((64, 64, 3), np.float32)], 12)
+    with pytest.raises(ValueError, match="no frames"):
+        write_video(tmp_path / "empty.mp4", [], 12)
+    with pytest.raises(ValueError, match=".mp4"):
+        write_video(tmp_path / "x.avi", _frames(), 12)
+    with pytest.raises(FileNotFoundError, match="audio source"):
+        write_video(tmp_path / "a.mp4", _frames(), 12, audio_from=tmp_path / "missing.wav")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.mp4"]  # nothing half-written
+    write_video(keep, _frames(), 12, overwrite=True)
+    assert keep.read_bytes() != b"precious"
