@@ -46,11 +46,11 @@ from tqdm.auto import tqdm
 if __package__ in (None, ""):  # run as a script: make `train` and the package importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from aniportrait_hub.body.conventions import NUM_BETAS
 from aniportrait_hub.conditioning.priors import LabelPriors
 from aniportrait_hub.data.appearance_code import CODE_DIM, encode
 from aniportrait_hub.data.canonical import canonical_maps, coverage
 from aniportrait_hub.data.synthesize import SynthConfig, SyntheticRenderer, sample_labels
-from aniportrait_hub.body.conventions import NUM_BETAS
 from aniportrait_hub.deformation.expression_deformer import imitation_targets
 from aniportrait_hub.models.presets import preset
 from aniportrait_hub.pipelines.pipeline import AniPortraitGAN

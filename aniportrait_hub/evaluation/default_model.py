@@ -206,6 +206,7 @@ def _sweep_spearman(face_image, probe, vals: np.ndarray, res: dict, tracker=None
     from scipy.stats import spearmanr
 
     for name, (units, measure) in EXPRESSION_SWEEPS.items():
+        ids = [tracker.exp_names.index(u) for u in units] if tracker is not None else []
         readings, shapes = [], []
         for v in vals:
             img = face_image(units, float(v))
@@ -213,13 +214,12 @@ def _sweep_spearman(face_image, probe, vals: np.ndarray, res: dict, tracker=None
             readings.append(getattr(r, measure)() if r.meshed else np.nan)
             if tracker is not None:
                 b = tracker.read(img)
-                shapes.append(np.nan if b is None else
-                              float(np.mean([b.expression[tracker.exp_names.index(u)] for u in units])))
+                shapes.append(np.nan if b is None else float(b.expression[ids].mean()))
         ok = np.isfinite(readings)
         if ok.sum() >= 3:
             res[name].append(float(spearmanr(vals[ok], np.asarray(readings)[ok]).statistic))
         ok = np.isfinite(shapes)
-        if tracker is not None and ok.sum() >= 3:
+        if ok.sum() >= 3:  # never with no tracker: shapes is empty
             arkit[name].append((float(spearmanr(vals[ok], np.asarray(shapes)[ok]).statistic), shapes[0], shapes[-1]))
 
 
@@ -254,10 +254,8 @@ def expression(pipe, seeds: int, steps: int = 6, teacher: Teacher | None = None,
         out[k]["teacher_people"] = len(v)
     for key, src in (("arkit", arkit), ("teacher_arkit", arkit_ref)):
         for k, v in src.items():
-            m = np.nanmean(np.asarray(v, dtype=float), 0) if v else [None] * 3
-            out[k][key] = {"mean_spearman": None if m[0] is None else float(m[0]),
-                           "read_at_0": None if m[1] is None else float(m[1]),
-                           "read_at_1": None if m[2] is None else float(m[2]), "measured": len(v)}
+            m = np.nanmean(np.asarray(v, dtype=float), 0).tolist() if v else [None] * 3
+            out[k][key] = dict(zip(("mean_spearman", "read_at_0", "read_at_1"), m), measured=len(v))
     return out
 
 

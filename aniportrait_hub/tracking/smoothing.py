@@ -22,12 +22,12 @@ def smooth_sequence(values: np.ndarray, strength: float) -> np.ndarray:
     in between the window grows linearly (odd, at least 5)."""
     if not 0 <= strength <= 1:
         raise ValueError(f"smoothing strength {strength} outside [0, 1]")
-    v = np.asarray(values, dtype=np.float64)
-    window = int(round(5 + strength * 26)) | 1
-    window = min(window, v.shape[0] - (1 - v.shape[0] % 2))  # odd and no longer than the sequence
+    values = np.asarray(values)
+    n = values.shape[0]
+    window = min(int(round(5 + strength * 26)) | 1, n if n % 2 else n - 1)  # odd, at most the sequence
     if strength == 0 or window < 5:
-        return v.astype(values.dtype if hasattr(values, "dtype") else np.float64, copy=True)
-    return savgol_filter(v, window, 2, axis=0, mode="interp").astype(v.dtype)
+        return values.copy()
+    return savgol_filter(values.astype(np.float64), window, 2, axis=0, mode="interp").astype(values.dtype)
 
 
 class OneEuroFilter:
