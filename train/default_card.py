@@ -77,7 +77,9 @@ def _phase_table(state: dict) -> str:
                     f"{f.get('final_rgb_l1', float('nan')):.3f}{bake}{warp} |")
     e = rep.get("expression", {})
     share = e.get("explained_share")
-    rows.append(f"| expression (D^e) | face-model offsets (Eq. 10) + Eq. 12-13 | {e.get('steps', '-')} | "
+    what = ("the face model's own warp at the nearest face vertices (guide, nothing trained); measured 1 mm "
+            "off the vertices" if e.get("guide", "none") != "none" else "face-model offsets (Eq. 10) + Eq. 12-13")
+    rows.append(f"| expression (D^e) | {what} | {e.get('steps', '-')} | "
                 f"{e.get('wall_seconds', 0) / 60:.1f} min | imitation RMS {e.get('imitation_rms_mm', float('nan')):.2f} mm "
                 f"(offsets RMS {e.get('offset_rms_mm', float('nan')):.2f} mm"
                 + (f"; {share:.0%} explained" if share is not None else "") + ") |")

@@ -77,7 +77,7 @@ class TrainGenerator(nn.Module):
 
     def renderer(self) -> PortraitRenderer:
         return PortraitRenderer(self.settings, self.body, self.manifold, self.radiance, self.pose_deformer,
-                                self.expression_deformer, self.superres)
+                                self.expression_deformer, self.superres, face_model=self.face_model)
 
     def forward(self, cond: Conditions, reg: RegPoints | None = None) -> GeneratorOutput:
         """Render the conditions' batch; with ``reg`` (stage 1) also the regulariser terms."""
@@ -106,7 +106,7 @@ class TrainGenerator(nn.Module):
         """Eq. 10-13 (unweighted), each a mean over the batch. Random points come in ``reg``."""
         b = cond.face_id.shape[0]
         dev = cond.face_id.device
-        exp_film = self.expression_deformer.mapping(cond.face_id, cond.expression)
+        exp_film = self.renderer().expression_film(cond.face_id, cond.betas, cond.expression)
         # Eq. 10: at expressive face points, D^e undoes the 3DMM expression offset.
         fm = self.face_model
         ids = fm.body_vertex_ids[reg.face_vertices.to(dev)]

@@ -46,12 +46,11 @@ from tqdm.auto import tqdm
 if __package__ in (None, ""):  # run as a script: make `train` and the package importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from aniportrait_hub.body.conventions import NUM_BETAS
 from aniportrait_hub.conditioning.priors import LabelPriors
 from aniportrait_hub.data.appearance_code import CODE_DIM, encode
 from aniportrait_hub.data.canonical import canonical_maps, coverage
 from aniportrait_hub.data.synthesize import SynthConfig, SyntheticRenderer, sample_labels
-from aniportrait_hub.deformation.expression_deformer import imitation_targets
+from aniportrait_hub.deformation.expression_deformer import ExpressionGuide, imitation_targets, seam_pairs
 from aniportrait_hub.models.presets import preset
 from aniportrait_hub.pipelines.pipeline import AniPortraitGAN
 from aniportrait_hub.rendering.baking import bake_radiance_maps, manifold_heights, map_grid
@@ -577,40 +576,20 @@ def train_radiance(pipe: AniPortraitGAN, data: dict, cfg: TeacherConfig, log, ph
 
 # ---------------------------------------------------------------------------------- phase 3
 def renewed_expression(pipe: AniPortraitGAN, cfg: TeacherConfig) -> AniPortraitGAN:
-    """``pipe`` with a new D^e of the preset's architecture if ``cfg.renew_expression_deformer``."""
+    """``pipe`` with a new D^e of the preset's architecture (and the preset's
+    ``expression_at_samples``) if ``cfg.renew_expression_deformer``."""
     if cfg.renew_expression_deformer:
         from aniportrait_hub.deformation.expression_deformer import ExpressionDeformer
 
         old = pipe.expression_deformer.config
-        de = ExpressionDeformer(id_dim=old.id_dim, exp_dim=old.exp_dim, **preset(cfg.preset)["expression_deformer"])
+        p = preset(cfg.preset)
+        de = ExpressionDeformer(id_dim=old.id_dim, exp_dim=old.exp_dim, **p["expression_deformer"])
         pipe.register_modules(expression_deformer=de.to(pipe.device))
+        # Where D^e runs (grid or samples) belongs to it: the preset's choice comes with it.
+        at = p["render"].get("expression_at_samples", False)
+        pipe.register_to_config(render_settings={**pipe.render_settings.to_dict(), "expression_at_samples": at})
         pipe.reset_runtime()
     return pipe
-
-
-def seam_pairs(body, face_model, closed_mm: float = 3.0, open_mm: float = 8.0) -> torch.Tensor:
-    """[P, 2] face-vertex index pairs (into ``face_model.body_vertex_ids``) that touch in the
-    neutral face (< ``closed_mm`` apart) and part under some unit at full intensity (> ``open_mm``),
-    below the nose tip: the two sides of the seams an expression opens (the lips; 234 pairs under
-    jawOpen in the open face model). The eyelids also leave the eyeball they touch under a blink,
-    but there the lid slides over a surface that stays; sending those points to the open lid
-    undid the blink (face-mesh Spearman -0.63 -> +0.07). Mean identity and shape: the pairs are a
-    property of the mesh, not of the person."""
-    dev = face_model.landmark_ids.device
-    n_exp = face_model.num_expression
-    fid = torch.zeros(n_exp, face_model.num_identity, device=dev)
-    betas = torch.zeros(n_exp, NUM_BETAS, device=dev)
-    with torch.no_grad():
-        x_p, t = imitation_targets(body, face_model, fid, betas, torch.eye(n_exp, device=dev), face_model.body_vertex_ids)
-        x_n = (x_p + t)[0]
-        near = torch.cdist(x_n, x_n) < closed_mm / 1000
-        if "nose_tip" in face_model.landmark_names:
-            nose_y = x_n[face_model.landmark_ids[face_model.landmark_names.index("nose_tip")], 1]
-            near &= (x_n[:, None, 1] + x_n[None, :, 1]) / 2 < nose_y
-        parted = torch.zeros_like(near)
-        for k in range(n_exp):
-            parted |= torch.cdist(x_p[k], x_p[k]) > open_mm / 1000
-    return torch.nonzero(torch.triu(near & parted, 1))
 
 
 def gap_targets(x_p: torch.Tensor, target: torch.Tensor, pairs: torch.Tensor, n: int, depth: float,
@@ -671,6 +650,29 @@ def train_expression(pipe: AniPortraitGAN, cfg: TeacherConfig, log) -> dict:
     n_v = cfg.expression_vertices or n_face
     pairs = seam_pairs(body, fm) if cfg.expression_gap_weight > 0 else None
     g = torch.Generator().manual_seed(cfg.seed + 3)
+    guided = cfgc.guide != "none"
+
+    def film_of(rows):  # a guided D^e takes its guide from the bank rows (their face vertices)
+        return de.mapping(bank_id[rows], bank_exp[rows],
+                          guide=ExpressionGuide(bank_x[rows], bank_t[rows]) if guided else None)
+
+    if guided and not cfgc.guide_residual:
+        # Nothing to learn: the face model's guide is D^e. Report how it imitates Eq. 10 between
+        # the vertices (points nudged 1 mm off them, as the renderer's samples fall).
+        de.eval()
+        tail = []
+        with torch.no_grad():
+            for _ in range(20):
+                rows = torch.randint(0, n_rows, (cfg.expression_batch,), generator=g).to(dev)
+                verts = torch.randint(0, n_face, (cfg.expression_batch, n_v), generator=g).to(dev)
+                x_p = bank_x[rows[:, None], verts]
+                x_p = x_p + torch.randn(x_p.shape, generator=g).to(dev) * 0.001
+                target = bank_t[rows[:, None], verts]
+                tail.append(((de(x_p, film_of(rows)) - target).pow(2).sum(-1).mean().item(),
+                             target.pow(2).sum(-1).mean().item()))
+        imit, off = (math.sqrt(float(np.mean(v))) * 1000 for v in zip(*tail))
+        return {"imitation_rms_mm": imit, "offset_rms_mm": off, "explained_share": 1 - imit / off, "steps": 0,
+                "guide": cfgc.guide}
     de.train()
     tail = []  # (imitation mse, offset mse) of the last steps, for the report
     for step in tqdm(range(cfg.expression_steps), desc="expression"):
@@ -683,7 +685,7 @@ def train_expression(pipe: AniPortraitGAN, cfg: TeacherConfig, log) -> dict:
             verts = torch.randint(0, n_face, (cfg.expression_batch, n_v), generator=g).to(dev)
         x_p = bank_x[rows[:, None], verts]
         target = bank_t[rows[:, None], verts]
-        film = de.mapping(bank_id[rows], bank_exp[rows])
+        film = film_of(rows)
         imitation = (de(x_p, film) - target).pow(2).sum(-1).mean()
         gap = imitation.new_zeros(())
         if pairs is not None and len(pairs):

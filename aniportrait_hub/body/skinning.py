@@ -45,11 +45,34 @@ def nearest_vertices(points: torch.Tensor, vertices: torch.Tensor, chunk: int = 
     Returns:
         index [B, N] (long, into V) and Euclidean distance [B, N].
     """
+    index_t = nearest_vertex_indices(points, vertices, 1, chunk)[..., 0]
+    # The GEMM form of the distance loses ~1e-4 to cancellation: recompute it exactly.
+    nearest = torch.gather(vertices.detach(), 1, index_t.unsqueeze(-1).expand(-1, -1, 3))
+    return index_t, (points.detach() - nearest).norm(dim=-1)
+
+
+def nearest_vertex_indices(points: torch.Tensor, vertices: torch.Tensor, k: int = 1, chunk: int = 8192,
+                           reach: float | None = None):
+    """Indices [B, N, k] (long, into V) of the k nearest vertices of every point, nearest first;
+    points [B, N, 3], vertices [B, V, 3] (no gradient: the indices are discrete). With ``reach``
+    (k > 1), neighbours farther than it may be reported as V (none), which lets the search
+    give up early on points far from every vertex (137k grid points: 0.76 -> see below).
+
+    On the CPU, k = 1 is faiss's brute force (above); k > 1 is scipy's k-d tree on all cores:
+    faiss selects k > 1 with a heap per query, 4.1 s for 137k queries against 10k points here,
+    against 0.23 s for cKDTree (pykdtree, not a dependency, 0.16 s)."""
     if points.dim() != 3 or points.shape[-1] != 3 or vertices.dim() != 3 or vertices.shape[-1] != 3:
         raise ValueError(f"points [B, N, 3] and vertices [B, V, 3] expected, got {tuple(points.shape)} "
                          f"and {tuple(vertices.shape)}")
     if points.shape[0] != vertices.shape[0]:
         raise ValueError(f"batch sizes differ: points {points.shape[0]}, vertices {vertices.shape[0]}")
+    if points.device.type == "cpu" and k > 1:
+        from scipy.spatial import cKDTree
+
+        bound = np.inf if reach is None else reach
+        return torch.stack([torch.from_numpy(np.asarray(cKDTree(v.float().numpy()).query(
+            p.float().numpy(), k, workers=-1, distance_upper_bound=bound)[1], dtype=np.int64).reshape(-1, k))
+            for p, v in zip(points.detach(), vertices.detach())])
     if points.device.type == "cpu":
         import faiss
 
@@ -60,20 +83,15 @@ def nearest_vertices(points: torch.Tensor, vertices: torch.Tensor, chunk: int = 
         for p, v in zip(points.detach(), vertices.detach()):
             index = faiss.IndexFlatL2(3)
             index.add(np.ascontiguousarray(v.float().numpy()))
-            _, ind = index.search(np.ascontiguousarray(p.float().numpy()), 1)
-            idx.append(torch.from_numpy(ind[:, 0]))
-        index_t = torch.stack(idx).long()
-        # The GEMM form of the distance loses ~1e-4 to cancellation: recompute it exactly.
-        nearest = torch.gather(vertices.detach(), 1, index_t.unsqueeze(-1).expand(-1, -1, 3))
-        return index_t, (points.detach() - nearest).norm(dim=-1)
-    # On accelerators the brute force is a plain batched distance + arg-min.
-    idx, dist = [], []
+            _, ind = index.search(np.ascontiguousarray(p.float().numpy()), k)
+            idx.append(torch.from_numpy(ind))
+        return torch.stack(idx).long()
+    # On accelerators the brute force is a plain batched distance + top-k.
+    out = []
     for p in points.detach().split(chunk, dim=1):
-        d = torch.cdist(p, vertices.detach())  # [B, n, V]
-        m = d.min(dim=-1)
-        idx.append(m.indices)
-        dist.append(m.values)
-    return torch.cat(idx, 1), torch.cat(dist, 1)
+        d, i = torch.cdist(p, vertices.detach()).topk(k, dim=-1, largest=False)
+        out.append(i if reach is None or k == 1 else torch.where(d > reach, vertices.shape[1], i))
+    return torch.cat(out, 1)
 
 
 def inverse_skinning(points: torch.Tensor, body: BodyOutput, candidate_vertex_ids: torch.Tensor,

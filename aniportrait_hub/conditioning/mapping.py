@@ -18,25 +18,29 @@ class FiLMParams:
     [B, 4] an optional per-identity warp of phi's feature plane (see
     :class:`~aniportrait_hub.fields.radiance.RadianceGenerator`), carried with the modulation;
     ``coefficients`` [B, K] optional weights of a network's linear basis (D^e's expression basis,
-    :class:`~aniportrait_hub.deformation.expression_deformer.ExpressionDeformer`)."""
+    :class:`~aniportrait_hub.deformation.expression_deformer.ExpressionDeformer`); ``guide`` an
+    optional per-frame object indexable by batch (D^e's face-model guide,
+    :class:`~aniportrait_hub.deformation.expression_deformer.ExpressionGuide`)."""
 
     freqs: torch.Tensor
     phases: torch.Tensor
     warp: torch.Tensor | None = None
     coefficients: torch.Tensor | None = None
+    guide: object | None = None
 
     def lerp_to(self, mean: "FiLMParams", psi: float) -> "FiLMParams":
         """Truncation: ``mean + psi * (self - mean)`` on frequencies and phases (the warp, a
         function of the identity's shape, is kept: the body is not truncated)."""
         return FiLMParams(torch.lerp(mean.freqs, self.freqs, psi), torch.lerp(mean.phases, self.phases, psi),
-                          self.warp, self.coefficients)
+                          self.warp, self.coefficients, self.guide)
 
     def __getitem__(self, index) -> "FiLMParams":
         """The modulation of a batch slice (``film[i:i + 1]``)."""
         def part(t):
             return None if t is None else t[index]
 
-        return FiLMParams(self.freqs[index], self.phases[index], part(self.warp), part(self.coefficients))
+        return FiLMParams(self.freqs[index], self.phases[index], part(self.warp), part(self.coefficients),
+                          part(self.guide))
 
 
 class FiLMMapping(nn.Module):

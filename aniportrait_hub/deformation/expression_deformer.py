@@ -13,6 +13,7 @@ the network elsewhere.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import torch
@@ -20,6 +21,7 @@ from diffusers.configuration_utils import ConfigMixin, register_to_config
 from diffusers.models.modeling_utils import ModelMixin
 from torch import nn
 
+from aniportrait_hub.body.conventions import NUM_BETAS
 from aniportrait_hub.conditioning.mapping import FiLMMapping, FiLMParams
 from aniportrait_hub.fields.siren import FiLMSiren
 
@@ -54,6 +56,32 @@ class ExpressionDeformer(ModelMixin, ConfigMixin):
             a bank of 2,048 (person, expression) rows undid 52% of a full jawOpen and 33% of a
             full blink on new people (80% on its own rows): the frequencies FiLM modulates
             change the field's shape non-linearly with every unit.
+        guide: ``"none"`` (reference: the network is D^e) or ``"face_model"`` (our choice for the
+            default model): ``delta(x) = sum_j w_j (x_n,j - x_p,j) + network(x)``, the face
+            model's own backward warp at the ``guide_neighbours`` vertices of the expressive face
+            nearest to x (x_p,j, with x_n,j their neutral positions: exactly Eq. 10's targets),
+            blended by ``w = softmax(-|x - x_p,j|^2 / guide_sigma^2)``, with the network as a
+            learned residual (zero-initialised). Eq. 10 asks D^e to imitate the face model; the
+            guide is that imitation at its limit, the way mesh-guided deformation fields do it
+            (RigNeRF, INSTA). Why: the network alone, taught on this CPU, undid half a jawOpen
+            (MediaPipe's ARKit model read 0.47 at jawOpen 1 on 16 new people, the teacher 0.81;
+            smile 0.22 vs 0.88); the guide reads 0.73 and 0.61, and the opened mouth is dark
+            (face-mesh jawOpen Spearman 0.46 -> 0.70). Blinks got worse (-0.63 -> -0.31): at full
+            closure the lids meet and the ray samples, 7.5 mm apart in depth, straddle offsets of
+            14 mm and 0, so the crossing between them shows the canonical eye in a thin band.
+            The frame's guide comes with the FiLM parameters (``mapping(..., guide=)``;
+            :meth:`PortraitRenderer.expression_film` builds it).
+        guide_neighbours / guide_sigma: the blend's vertex count and width (world units).
+        guide_openings: the guide also carries points inside the openings of the seams the
+            expression parts (:func:`seam_pairs`: the lips), sent to the closed seam, the dark
+            line between the lips, at their own depth (our choice). Without them a point of an
+            open mouth takes the offset of the nearer lip and shows lip where the teacher shows
+            the dark mouth (the face mesh then reads closed lips).
+        guide_reach: the guide's reach (world units): the blend has a null neighbour (offset 0)
+            at this distance, so the displacement fades to 0 farther than it from the expressive
+            face (deep in the head, out in the air), and the neighbour search gives up there.
+        guide_residual: with a guide, add the network's residual (True) or use the guide alone
+            (False: the network is not evaluated; a 128^2 frame spends ~1.4 s in it here).
     """
 
     @register_to_config
@@ -62,8 +90,12 @@ class ExpressionDeformer(ModelMixin, ConfigMixin):
                  region_center: tuple[float, float, float] = (0.0, -0.01, -0.02),
                  region_half_size: tuple[float, float, float] = (0.09, 0.12, 0.09),
                  region_falloff: float = 0.03, input_scale: float = 0.0, output_scale: float = 1.0,
-                 basis_hidden: int = 0, basis_layers: int = 3):
+                 basis_hidden: int = 0, basis_layers: int = 3, guide: str = "none", guide_neighbours: int = 4,
+                 guide_sigma: float = 0.003, guide_openings: bool = False, guide_residual: bool = True,
+                 guide_reach: float = 0.015):
         super().__init__()
+        if guide not in GUIDES:
+            raise ValueError(f"guide must be one of {GUIDES}, got {guide!r}")
         self.layers = nn.ModuleList([FiLMSiren(3 if i == 0 else hidden, hidden, first=i == 0)
                                      for i in range(num_layers)])
         self.out = nn.Linear(hidden, 3)
@@ -81,15 +113,21 @@ class ExpressionDeformer(ModelMixin, ConfigMixin):
             nn.init.zeros_(self.basis_out.weight)
             nn.init.zeros_(self.basis_out.bias)
 
-    def mapping(self, face_id: torch.Tensor, expression: torch.Tensor) -> FiLMParams:
-        """face_id [B, id_dim], expression [B, exp_dim] -> FiLM parameters."""
+    def mapping(self, face_id: torch.Tensor, expression: torch.Tensor,
+                guide: "ExpressionGuide | None" = None) -> FiLMParams:
+        """face_id [B, id_dim], expression [B, exp_dim] -> FiLM parameters; ``guide`` is the
+        frame's :class:`ExpressionGuide` (required with ``guide="face_model"``)."""
         if expression.dim() != 2 or expression.shape[1] != self.config.exp_dim:
             raise ValueError(f"expression must be [B, {self.config.exp_dim}] for this model, got "
                              f"{tuple(expression.shape)}")
+        if self.config.guide != "none" and guide is None:
+            raise ValueError("this D^e is guided by the face model: pass the frame's ExpressionGuide "
+                             "(PortraitRenderer.expression_film builds it)")
         z = torch.cat([face_id, expression], -1)
         film = self.mapping_net(z.to(self.dtype))
         return FiLMParams(film.freqs.to(z.dtype), film.phases.to(z.dtype),
-                          coefficients=expression if self.config.basis_hidden else None)
+                          coefficients=expression if self.config.basis_hidden else None,
+                          guide=guide if self.config.guide != "none" else None)
 
     def region_weight(self, points: torch.Tensor) -> torch.Tensor:
         """Support weight in [0, 1]: points [..., 3] -> [...]."""
@@ -102,6 +140,20 @@ class ExpressionDeformer(ModelMixin, ConfigMixin):
 
     def forward(self, points: torch.Tensor, film: FiLMParams) -> torch.Tensor:
         """points [B, N, 3] (neutral pose) -> displacement delta [B, N, 3]; x_c = x_p + delta."""
+        cfg = self.config
+        if cfg.guide == "none":
+            out = self._network(points, film)
+        else:
+            if film.guide is None:
+                raise ValueError("this D^e is guided by the face model: its FiLM parameters must come from "
+                                 "mapping(..., guide=) (PortraitRenderer.expression_film)")
+            out = film.guide.offsets_at(points, cfg.guide_neighbours, cfg.guide_sigma, cfg.guide_reach)
+            if cfg.guide_residual:
+                out = out + self._network(points, film)
+        return out * self.region_weight(points).unsqueeze(-1)
+
+    def _network(self, points: torch.Tensor, film: FiLMParams) -> torch.Tensor:
+        """The FiLM-SIREN (and basis) displacement, before the support weight."""
         dt = self.dtype
         h = points.to(dt)
         s = self.config.input_scale
@@ -123,7 +175,96 @@ class ExpressionDeformer(ModelMixin, ConfigMixin):
             out = out + torch.einsum("bk,bnkc->bnc", film.coefficients.to(dt), basis)
         if self.config.output_scale != 1.0:
             out = out * self.config.output_scale
-        return out.to(points.dtype) * self.region_weight(points).unsqueeze(-1)
+        return out.to(points.dtype)
+
+
+GUIDES = ("none", "face_model")
+
+
+@dataclasses.dataclass
+class ExpressionGuide:
+    """One frame's face-model warp: ``points`` [B, V, 3] the expressive face's vertices in the
+    neutral pose (x_p), ``offsets`` [B, V, 3] what undoes the expression there (x_n - x_p)."""
+
+    points: torch.Tensor
+    offsets: torch.Tensor
+
+    @classmethod
+    def from_face_model(cls, body, face_model, face_id: torch.Tensor, betas: torch.Tensor, expression: torch.Tensor,
+                        seams: torch.Tensor | None = None, across: int = 6,
+                        depths: tuple[float, ...] = (-0.006, -0.003, 0.0, 0.003)) -> "ExpressionGuide":
+        """The guide of B frames: every face vertex of ``face_model`` (Eq. 10's pairs), and with
+        ``seams`` ([P, 2] from :func:`seam_pairs`) ``across`` points on each opened pair's
+        segment at each of ``depths`` (world z), whose offset leads to the seam's neutral
+        midpoint at the same depth. Pairs that have not parted (by 2 mm beyond their neutral
+        distance) place their points far away, where no query finds them."""
+        x_p, t = imitation_targets(body, face_model, face_id, betas, expression, face_model.body_vertex_ids)
+        if seams is None or not len(seams):
+            return cls(x_p, t)
+        up, lp = x_p[:, seams[:, 0]], x_p[:, seams[:, 1]]  # [B, P, 3]
+        un, ln = up + t[:, seams[:, 0]], lp + t[:, seams[:, 1]]
+        parted = (lp - up).norm(dim=-1) - (ln - un).norm(dim=-1) > 0.002  # [B, P]
+        s = torch.linspace(0, 1, across + 2, device=x_p.device, dtype=x_p.dtype)[1:-1]
+        z = x_p.new_tensor(depths)
+        ez = x_p.new_tensor([0.0, 0.0, 1.0])
+        seg = up[:, :, None] + s[None, None, :, None] * (lp - up)[:, :, None]  # [B, P, A, 3]
+        pts = seg[:, :, :, None] + z[:, None] * ez  # [B, P, A, D, 3]
+        off = ((un + ln) / 2)[:, :, None, None] - seg[:, :, :, None]  # the same at every depth
+        off = off.expand_as(pts)
+        pts = torch.where(parted[:, :, None, None, None], pts, pts.new_tensor(PARKED))
+        b = x_p.shape[0]
+        return cls(torch.cat([x_p, pts.reshape(b, -1, 3)], 1), torch.cat([t, off.reshape(b, -1, 3)], 1))
+
+    def __getitem__(self, index) -> "ExpressionGuide":
+        return ExpressionGuide(self.points[index], self.offsets[index])
+
+    def offsets_at(self, points: torch.Tensor, k: int, sigma: float, reach: float) -> torch.Tensor:
+        """The guide's displacement at ``points`` [B, N, 3] -> [B, N, 3]: the softmax blend of
+        the k nearest guide vertices' offsets and a null one (offset 0) at distance ``reach``
+        (differentiable in the points: the blend weights). A point farther than ``reach`` from
+        every guide vertex gets exactly 0; such points are found first on a voxel grid of side
+        ``reach`` (a voxel with no vertex in its 3 x 3 x 3 block), so the neighbour search runs
+        only near the face (a 128^2 frame's 137k support samples: ~1/3 searched)."""
+        from aniportrait_hub.body.skinning import nearest_vertex_indices
+
+        out = torch.zeros_like(points)
+        for b in range(points.shape[0]):
+            keep = self.points[b].abs().amax(-1) < PARKED / 2  # the guide's real points
+            v, off = self.points[b][keep].to(points.dtype), self.offsets[b][keep].to(points.dtype)
+            if not len(v) or not points.shape[1]:
+                continue
+            lo = v.detach().amin(0) - reach
+            cells = ((v.detach().amax(0) + reach - lo) / reach).floor().long() + 1
+            occ = torch.zeros(*cells.tolist(), dtype=torch.float32, device=v.device)
+            iv = ((v.detach() - lo) / reach).floor().long()
+            occ[iv[:, 0], iv[:, 1], iv[:, 2]] = 1.0
+            occ = torch.nn.functional.max_pool3d(occ[None, None], 3, stride=1, padding=1)[0, 0] > 0
+            iq = ((points[b].detach() - lo) / reach).floor().long()
+            inside = ((iq >= 0) & (iq < cells)).all(-1)
+            near_face = inside.clone()
+            iq_in = iq[inside]
+            near_face[inside] = occ[iq_in[:, 0], iq_in[:, 1], iq_in[:, 2]]
+            q = points[b][near_face]
+            if not len(q):
+                continue
+            idx = nearest_vertex_indices(q[None], v[None], k, reach=reach)[0]  # [n, k]
+            found = idx < len(v)
+            idx = idx.clamp(max=len(v) - 1)
+            d2 = (q.unsqueeze(1) - v[idx]).pow(2).sum(-1)
+            d2 = torch.cat([torch.where(found, d2, reach ** 2), torch.full_like(d2[:, :1], reach ** 2)], -1)
+            w = torch.softmax(-d2 / sigma ** 2, -1)[:, :k] * found
+            out = _put_rows(out, b, near_face, (off[idx] * w.unsqueeze(-1)).sum(1))
+        return out
+
+
+#: Where the guide parks the points of seams that have not opened (never a query's neighbour).
+PARKED = 1e3
+
+
+def _put_rows(target: torch.Tensor, b: int, mask: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+    """``target[b][mask] = values`` out of place (autograd follows it)."""
+    row = target[b].masked_scatter(mask.unsqueeze(-1), values)
+    return torch.cat([target[:b], row.unsqueeze(0), target[b + 1:]])
 
 
 @torch.no_grad()
@@ -142,3 +283,28 @@ def imitation_targets(body, face_model, face_id: torch.Tensor, betas: torch.Tens
                rest_offsets=face_model.body_offsets(face_id, None, vertex_ids=vertex_ids)).neutral_vertices
     return x_p, x_n - x_p
 
+
+def seam_pairs(body, face_model, closed_mm: float = 3.0, open_mm: float = 8.0) -> torch.Tensor:
+    """[P, 2] face-vertex index pairs (into ``face_model.body_vertex_ids``) that touch in the
+    neutral face (< ``closed_mm`` apart) and part under some unit at full intensity (> ``open_mm``),
+    below the nose tip: the two sides of the seams an expression opens (the lips; 234 pairs under
+    jawOpen in the open face model). The eyelids also leave the eyeball they touch under a blink,
+    but there the lid slides over a surface that stays; sending those points to the open lid
+    undid the blink (face-mesh Spearman -0.63 -> +0.07). Mean identity and shape: the pairs are a
+    property of the mesh, not of the person. ``body`` is the body model, ``face_model`` the face
+    model on it."""
+    dev = face_model.landmark_ids.device
+    n_exp = face_model.num_expression
+    fid = torch.zeros(n_exp, face_model.num_identity, device=dev)
+    betas = torch.zeros(n_exp, NUM_BETAS, device=dev)
+    with torch.no_grad():
+        x_p, t = imitation_targets(body, face_model, fid, betas, torch.eye(n_exp, device=dev), face_model.body_vertex_ids)
+        x_n = (x_p + t)[0]
+        near = torch.cdist(x_n, x_n) < closed_mm / 1000
+        if "nose_tip" in face_model.landmark_names:
+            nose_y = x_n[face_model.landmark_ids[face_model.landmark_names.index("nose_tip")], 1]
+            near &= (x_n[:, None, 1] + x_n[None, :, 1]) / 2 < nose_y
+        parted = torch.zeros_like(near)
+        for k in range(n_exp):
+            parted |= torch.cdist(x_p[k], x_p[k]) > open_mm / 1000
+    return torch.nonzero(torch.triu(near & parted, 1))

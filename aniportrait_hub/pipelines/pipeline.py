@@ -168,8 +168,10 @@ class AniPortraitGAN(DiffusionPipeline):
         changing weights or device)."""
         if "renderer" not in self._runtime:
             body = self.assets.body_model().to(self.device)
+            guided = self.expression_deformer.config.guide != "none"
             self._runtime["renderer"] = PortraitRenderer(self.render_settings, body, self.manifold, self.radiance,
-                                                         self.pose_deformer, self.expression_deformer, self.superres)
+                                                         self.pose_deformer, self.expression_deformer, self.superres,
+                                                         face_model=self.face_model() if guided else None)
         return self._runtime["renderer"]
 
     def face_model(self):

@@ -29,7 +29,7 @@ from torch.profiler import record_function
 from aniportrait_hub.body.body_model import BodyModel, BodyOutput
 from aniportrait_hub.body.skinning import apply_inverse_transforms, inverse_skinning
 from aniportrait_hub.conditioning.mapping import FiLMParams
-from aniportrait_hub.deformation.expression_deformer import ExpressionDeformer
+from aniportrait_hub.deformation.expression_deformer import ExpressionDeformer, ExpressionGuide, seam_pairs
 from aniportrait_hub.deformation.pose_deformer import PoseDeformer
 from aniportrait_hub.fields.manifold import ManifoldPredictor
 from aniportrait_hub.fields.radiance import RadianceGenerator, window_grid
@@ -99,6 +99,11 @@ class RenderSettings:
     reference_band_halo: int = 16
     """Reference path: extra rows on each side of a band that D^p sees (its receptive field: 2x
     pooling, a 9-wide conv at half resolution, a 9-wide conv at full resolution: 14 rows)."""
+    expression_at_samples: bool = False
+    """Fast path: D^e at every ray sample inside its support, on the neutral-pose coordinates
+    interpolated from ``pose_grid`` (our choice for the default model), instead of on the grid
+    itself (False). Skinning and D^p are smooth at the grid's scale, expressions are not: the
+    face camera's grid cells are 7 x 7 x 15 mm, wider than a lip gap or an eyelid's travel."""
     radiance_betas: bool = False
     """phi's and U's latent is [face_id, eps, betas] instead of [face_id, eps] (our choice for
     models taught by the synthetic renderer, where a person's canonical silhouette follows the
@@ -208,10 +213,26 @@ class PortraitRenderer:
 
     def __init__(self, settings: RenderSettings, body: BodyModel, manifold: ManifoldPredictor,
                  radiance: RadianceGenerator, pose_deformer: PoseDeformer,
-                 expression_deformer: ExpressionDeformer, superres: ManifoldSuperResolution):
+                 expression_deformer: ExpressionDeformer, superres: ManifoldSuperResolution, face_model=None):
         self.settings, self.body = settings, body
         self.manifold, self.radiance = manifold, radiance
         self.pose_deformer, self.expression_deformer, self.superres = pose_deformer, expression_deformer, superres
+        self.face_model = face_model  # the guide's source when D^e is guided (ExpressionDeformer ``guide``)
+        self._seams = None  # the face model's seam pairs (once, for the guide's openings)
+
+    def expression_film(self, face_id: torch.Tensor, betas: torch.Tensor, expression: torch.Tensor) -> FiLMParams:
+        """D^e's modulation of B frames, with the face-model guide when D^e has one."""
+        guide = None
+        cfg = self.expression_deformer.config
+        if cfg.guide == "face_model":
+            if self.face_model is None:
+                raise ValueError("this model's D^e is guided by the face model: build the renderer with "
+                                 "face_model= (AniPortraitGAN.renderer() does)")
+            if cfg.guide_openings and self._seams is None:
+                self._seams = seam_pairs(self.body, self.face_model)
+            guide = ExpressionGuide.from_face_model(self.body, self.face_model, face_id, betas, expression,
+                                                    seams=self._seams if cfg.guide_openings else None)
+        return self.expression_deformer.mapping(face_id, expression, guide=guide)
 
     # ------------------------------------------------------------------ per identity
     @torch.no_grad()
@@ -272,7 +293,7 @@ class PortraitRenderer:
         # 1. Posed body and the frame's expression modulation.
         with record_function("frame/body"):
             body_out = self.body(cache.betas, joint_eulers)
-            exp_film = self.expression_deformer.mapping(cache.face_id, expression)
+            exp_film = self.expression_film(cache.face_id, cache.betas, expression)
         if fast and field is None:
             field = self.field_grid()
         # 2. Portrait geometry, low-res and high-res shading.
@@ -316,7 +337,7 @@ class PortraitRenderer:
         """
         st = self.settings
         body_out = self.body(betas, joint_eulers)
-        exp_film = self.expression_deformer.mapping(face_id, expression)
+        exp_film = self.expression_film(face_id, betas, expression)
         cam = portrait_camera(camera, st.portrait_radius, st.portrait_fov_deg, st.portrait_shift)
         geo = self.geometry(cam, st.portrait_radius, st.ray_half_depth, resolution, body_out, exp_film, True, None)
         comp = self.shade_direct(geo, film)
@@ -536,7 +557,8 @@ class PortraitRenderer:
         grid = sk.transforms.reshape(b, hc, wc, dc, 16).permute(0, 4, 3, 1, 2)  # [B, 16, Dc, Hc, Wc]
         smooth = self.pose_deformer(grid).permute(0, 3, 4, 2, 1).reshape(b, -1, dc, 4, 4)
         xp = apply_inverse_transforms(xt, smooth)  # [B, Hc*Wc, Dc, 3]
-        xc = xp + self._expression(xp, exp_film, fast=True)
+        at_samples = st.expression_at_samples
+        xc = xp if at_samples else xp + self._expression(xp, exp_film, fast=True)
         xc = xc.view(b, hc, wc, dc, 3).permute(0, 4, 3, 1, 2)  # [B, 3, Dc, Hc, Wc]
         # Trilinear interpolation, done separably: both grids sample the same frustum at pixel
         # centres (bilinear, align_corners=False) and the same depth interval (linear,
@@ -545,7 +567,8 @@ class PortraitRenderer:
         up = F.interpolate(xc.reshape(b, 3 * dc, hc, wc), size=(res, res), mode="bilinear", align_corners=False)
         up = up.view(b, 3, dc, res * res).transpose(2, 3).reshape(b, 3 * res * res, dc)
         up = F.interpolate(up, size=s_n, mode="linear", align_corners=True)  # [B, 3*R, S]
-        return up.view(b, 3, res * res, s_n).permute(0, 2, 3, 1)
+        up = up.view(b, 3, res * res, s_n).permute(0, 2, 3, 1)
+        return up + self._expression(up, exp_film, fast=True) if at_samples else up
 
     def _expression(self, x_p: torch.Tensor, film: FiLMParams, fast: bool) -> torch.Tensor:
         """D^e displacement [B, R, S, 3]; the fast path runs it only inside its support."""

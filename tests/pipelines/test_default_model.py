@@ -46,3 +46,30 @@ def test_default_renders_faces_mediapipe_finds(pipe):
             m = out.mask[0, 0].numpy()
             assert m[128, 128] > 0.9 and m[5, 5] < 0.1 and m[5, -5] < 0.1
     assert found >= 2
+
+
+def test_default_opens_its_mouth_and_closes_its_eyes(pipe):
+    """What the face mesh reads on the default's face camera: the lips part under jawOpen and
+    the lids narrow the eyes under a half blink (the face-model guide of its D^e, rendered at
+    the ray samples). A full blink does not read as closed yet (a band of the canonical eye
+    shows where the lids meet: the model card's limitations)."""
+    from aniportrait_hub.evaluation.metrics import FaceProbe
+
+    names = pipe.face_model().exp_names
+    cache = pipe.bake_identity(seed=2001, truncation_psi=0.7)
+
+    def read(**units):
+        e = torch.zeros(1, len(names))
+        for k, v in units.items():
+            e[0, names.index(k)] = v
+        out = pipe.render_frame(cache, e, torch.zeros(1, 6, 3), torch.tensor([[math.pi / 2, math.pi / 2]]),
+                                resolution=16, face_resolution=256, low_res=False)
+        img = (out.face_image[0].permute(1, 2, 0).clamp(0, 1).numpy() * 255).round().astype(np.uint8)
+        r = probe.read(img)
+        assert r.meshed
+        return r
+
+    with FaceProbe() as probe:
+        neutral = read()
+        assert read(jawOpen=1.0).mouth_opening() > neutral.mouth_opening() + 0.15
+        assert read(eyeBlinkLeft=0.5, eyeBlinkRight=0.5).eye_aspect_ratio() < 0.8 * neutral.eye_aspect_ratio()

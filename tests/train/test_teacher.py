@@ -156,7 +156,8 @@ def test_gap_targets_send_an_opened_mouth_to_the_closed_lip_seam(run):
     sys.path.insert(0, str(ROOT))
     from aniportrait_hub import AniPortraitGAN
     from aniportrait_hub.deformation.expression_deformer import imitation_targets
-    from train.teacher import gap_targets, seam_pairs
+    from aniportrait_hub.deformation.expression_deformer import seam_pairs
+    from train.teacher import gap_targets
 
     pipe = AniPortraitGAN.from_pretrained(run / "stage")
     body, fm = pipe.renderer().body, pipe.face_model()
@@ -179,3 +180,21 @@ def test_gap_targets_send_an_opened_mouth_to_the_closed_lip_seam(run):
     d = torch.cdist(target[:, :2], mid[:, :2]).amin(1)
     assert d.max() < 1e-4  # float32 rounding of (x + offset)
     assert (off[0].norm(dim=-1) > 0.002).float().mean() > 0.5  # the opening is far from its seam
+
+
+def test_guided_expression_phase_reports_the_face_model_guide(run):
+    """The default preset's D^e is the face model's own warp (no residual): renewing a stage's
+    D^e with it also moves D^e to the ray samples, and the phase has nothing to train; it
+    reports how the guide imitates Eq. 10 between the vertices."""
+    sys.path.insert(0, str(ROOT))
+    from aniportrait_hub import AniPortraitGAN
+    from train.teacher import TeacherConfig, renewed_expression, train_expression
+
+    pipe = AniPortraitGAN.from_pretrained(run / "stage")
+    assert not pipe.render_settings.expression_at_samples
+    cfg = TeacherConfig(out=run, preset="default", renew_expression_deformer=True, expression_bank=8,
+                        expression_batch=4, expression_vertices=256)
+    pipe = renewed_expression(pipe, cfg)
+    assert pipe.expression_deformer.config.guide == "face_model" and pipe.render_settings.expression_at_samples
+    rep = train_expression(pipe, cfg, lambda row: None)
+    assert rep["steps"] == 0 and rep["explained_share"] > 0.7, rep
