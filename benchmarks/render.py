@@ -103,8 +103,10 @@ def scenario_frame(preset: str, resolution: int) -> dict:
     pipe = _pipe(preset)
     pipe.field_grid()
     cache = pipe.bake_identity(pipe.sample_latents(1, seed=0))
-    exp = torch.zeros(1, pipe.assets.config.exp_dim)
     g = torch.Generator().manual_seed(0)
+    # A talking face, not a neutral one: a guided D^e's cost (its neighbour search) is the same
+    # either way, but its opened lips add guide points.
+    exp = torch.rand(1, pipe.assets.config.exp_dim, generator=g) * 0.3
     frames = [((torch.rand(1, 6, 3, generator=g) - 0.5) * 0.4, torch.tensor([[math.pi / 2, math.pi / 2]]))
               for _ in range(6)]
     pipe.render_frame(cache, exp, *frames[0], resolution, low_res=False)
