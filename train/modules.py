@@ -63,6 +63,7 @@ class TrainGenerator(nn.Module):
         self.body.requires_grad_(False)
         self.face_model.requires_grad_(False)
         self._heights = None
+        self._renderer = None
         self._field = None
 
     def enable_network_autocast(self, dtype: torch.dtype = torch.bfloat16) -> None:
@@ -76,8 +77,13 @@ class TrainGenerator(nn.Module):
                     m.forward = _autocast_forward(m, dtype)
 
     def renderer(self) -> PortraitRenderer:
-        return PortraitRenderer(self.settings, self.body, self.manifold, self.radiance, self.pose_deformer,
-                                self.expression_deformer, self.superres, face_model=self.face_model)
+        """Built once: it keeps what it derives from the face model (a guided D^e's seam pairs,
+        52 body passes) across steps."""
+        if self._renderer is None:
+            self._renderer = PortraitRenderer(self.settings, self.body, self.manifold, self.radiance,
+                                              self.pose_deformer, self.expression_deformer, self.superres,
+                                              face_model=self.face_model)
+        return self._renderer
 
     def forward(self, cond: Conditions, reg: RegPoints | None = None) -> GeneratorOutput:
         """Render the conditions' batch; with ``reg`` (stage 1) also the regulariser terms."""
