@@ -577,7 +577,7 @@ def train_radiance(pipe: AniPortraitGAN, data: dict, cfg: TeacherConfig, log, ph
 # ---------------------------------------------------------------------------------- phase 3
 def renewed_expression(pipe: AniPortraitGAN, cfg: TeacherConfig) -> AniPortraitGAN:
     """``pipe`` with a new D^e of the preset's architecture (and the preset's
-    ``expression_at_samples``) if ``cfg.renew_expression_deformer``."""
+    ``expression_at_samples`` and ``expression_hold``) if ``cfg.renew_expression_deformer``."""
     if cfg.renew_expression_deformer:
         from aniportrait_hub.deformation.expression_deformer import ExpressionDeformer
 
@@ -585,9 +585,10 @@ def renewed_expression(pipe: AniPortraitGAN, cfg: TeacherConfig) -> AniPortraitG
         p = preset(cfg.preset)
         de = ExpressionDeformer(id_dim=old.id_dim, exp_dim=old.exp_dim, **p["expression_deformer"])
         pipe.register_modules(expression_deformer=de.to(pipe.device))
-        # Where D^e runs (grid or samples) belongs to it: the preset's choice comes with it.
-        at = p["render"].get("expression_at_samples", False)
-        pipe.register_to_config(render_settings={**pipe.render_settings.to_dict(), "expression_at_samples": at})
+        # Where D^e runs (grid or samples, held behind the face) belongs to it: the preset's
+        # choice comes with it.
+        where = {k: p["render"].get(k, False) for k in ("expression_at_samples", "expression_hold")}
+        pipe.register_to_config(render_settings={**pipe.render_settings.to_dict(), **where})
         pipe.reset_runtime()
     return pipe
 

@@ -188,6 +188,9 @@ class ExpressionGuide:
 
     points: torch.Tensor
     offsets: torch.Tensor
+    faces: torch.Tensor | None = None
+    """[F, 3] the expressive face's triangles (indices into the first points: the vertices), for
+    :meth:`first_hits`; None where the guide was built without them."""
 
     @classmethod
     def from_face_model(cls, body, face_model, face_id: torch.Tensor, betas: torch.Tensor, expression: torch.Tensor,
@@ -199,8 +202,9 @@ class ExpressionGuide:
         midpoint at the same depth. Pairs that have not parted (by 2 mm beyond their neutral
         distance) place their points far away, where no query finds them."""
         x_p, t = imitation_targets(body, face_model, face_id, betas, expression, face_model.body_vertex_ids)
+        faces = face_triangles(body.faces, face_model.body_vertex_ids)
         if seams is None or not len(seams):
-            return cls(x_p, t)
+            return cls(x_p, t, faces)
         up, lp = x_p[:, seams[:, 0]], x_p[:, seams[:, 1]]  # [B, P, 3]
         un, ln = up + t[:, seams[:, 0]], lp + t[:, seams[:, 1]]
         parted = (lp - up).norm(dim=-1) - (ln - un).norm(dim=-1) > 0.002  # [B, P]
@@ -213,10 +217,29 @@ class ExpressionGuide:
         off = off.expand_as(pts)
         pts = torch.where(parted[:, :, None, None, None], pts, pts.new_tensor(PARKED))
         b = x_p.shape[0]
-        return cls(torch.cat([x_p, pts.reshape(b, -1, 3)], 1), torch.cat([t, off.reshape(b, -1, 3)], 1))
+        return cls(torch.cat([x_p, pts.reshape(b, -1, 3)], 1), torch.cat([t, off.reshape(b, -1, 3)], 1), faces)
 
     def __getitem__(self, index) -> "ExpressionGuide":
-        return ExpressionGuide(self.points[index], self.offsets[index])
+        return ExpressionGuide(self.points[index], self.offsets[index], self.faces)
+
+    @torch.no_grad()
+    def first_hits(self, origins: torch.Tensor, directions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Where rays in the neutral pose (origins, unit directions [B, R, 3]) first meet the
+        expressive face: the distance along each ray [B, R] (inf on a miss) and the point
+        [B, R, 3] (the origin on a miss). Embree's ray casting, as the synthetic renderer's."""
+        from aniportrait_hub.data.raycast import cast
+
+        if self.faces is None:
+            raise ValueError("this ExpressionGuide has no triangles (build it with from_face_model)")
+        n_v = int(self.faces.max()) + 1
+        depth = torch.full(origins.shape[:2], float("inf"), dtype=origins.dtype, device=origins.device)
+        for b in range(origins.shape[0]):
+            hits = cast(self.points[b, :n_v].double().cpu().numpy(), self.faces.cpu().numpy(),
+                        origins[b].double().cpu().numpy(), directions[b].double().cpu().numpy(), (origins.shape[1],))
+            depth[b] = torch.from_numpy(hits.depth).to(depth)
+        hit = torch.isfinite(depth)
+        points = origins + directions * torch.where(hit, depth, torch.zeros_like(depth)).unsqueeze(-1)
+        return depth, points
 
     def offsets_at(self, points: torch.Tensor, k: int, sigma: float, reach: float) -> torch.Tensor:
         """The guide's displacement at ``points`` [B, N, 3] -> [B, N, 3]: the softmax blend of
@@ -265,6 +288,15 @@ def _put_rows(target: torch.Tensor, b: int, mask: torch.Tensor, values: torch.Te
     """``target[b][mask] = values`` out of place (autograd follows it)."""
     row = target[b].masked_scatter(mask.unsqueeze(-1), values)
     return torch.cat([target[:b], row.unsqueeze(0), target[b + 1:]])
+
+
+def face_triangles(body_faces: torch.Tensor, vertex_ids: torch.Tensor) -> torch.Tensor:
+    """[F, 3] the body triangles whose three corners are all in ``vertex_ids``, re-indexed into it."""
+    where = torch.full((int(max(body_faces.max(), vertex_ids.max())) + 1,), -1, dtype=torch.long,
+                       device=vertex_ids.device)
+    where[vertex_ids] = torch.arange(len(vertex_ids), device=vertex_ids.device)
+    tri = where[body_faces.long().to(vertex_ids.device)]
+    return tri[(tri >= 0).all(-1)]
 
 
 @torch.no_grad()

@@ -104,6 +104,16 @@ class RenderSettings:
     interpolated from ``pose_grid`` (our choice for the default model), instead of on the grid
     itself (False). Skinning and D^p are smooth at the grid's scale, expressions are not: the
     face camera's grid cells are 7 x 7 x 15 mm, wider than a lip gap or an eyelid's travel."""
+    expression_hold: bool = False
+    """Fast path with ``expression_at_samples`` and a guided D^e (our choice for the default
+    model): behind the point where a ray first meets the expressive face, D^e's displacement is
+    held at that point's value, so the ray's canonical samples behind the surface follow the
+    surface point the ray shows, as a mesh renderer would. Without it a ray through a closed lid
+    takes the lid's offset (14 mm) in front of the lid and the eyeball's (0) a millimetre behind
+    it, and the manifolds, smooth at the field grid's 7 mm, are crossed behind the lid: the
+    canonical eye shows in a band between the meeting lids (and ragged edges along the lips).
+    The hit is found by ray casting in the neutral pose, the rays carried there by the head's
+    rigid transform."""
     radiance_betas: bool = False
     """phi's and U's latent is [face_id, eps, betas] instead of [face_id, eps] (our choice for
     models taught by the synthetic renderer, where a person's canonical silhouette follows the
@@ -568,7 +578,31 @@ class PortraitRenderer:
         up = up.view(b, 3, dc, res * res).transpose(2, 3).reshape(b, 3 * res * res, dc)
         up = F.interpolate(up, size=s_n, mode="linear", align_corners=True)  # [B, 3*R, S]
         up = up.view(b, 3, res * res, s_n).permute(0, 2, 3, 1)
-        return up + self._expression(up, exp_film, fast=True) if at_samples else up
+        if not at_samples:
+            return up
+        delta = self._expression(up, exp_film, fast=True)
+        if st.expression_hold and exp_film.guide is not None:
+            delta = self._hold_behind_face(delta, cam, res, center, half_depth, body_out, exp_film)
+        return up + delta
+
+    def _hold_behind_face(self, delta: torch.Tensor, cam: Camera, res: int, center: float, half_depth: float,
+                          body_out: BodyOutput, exp_film: FiLMParams) -> torch.Tensor:
+        """``delta`` [B, R, S, 3] with every sample behind the ray's first meeting with the
+        expressive face given D^e's displacement at that meeting point
+        (:attr:`RenderSettings.expression_hold`)."""
+        s_n = delta.shape[2]
+        o, d = camera_rays(cam, res, res)
+        inv = torch.linalg.inv(body_out.head_transform)  # posed -> neutral pose, rigid
+        rot, tr = inv[:, :3, :3], inv[:, :3, 3]
+        o_p = o @ rot.transpose(1, 2) + tr[:, None]
+        d_p = d @ rot.transpose(1, 2)
+        depth, hit = exp_film.guide.first_hits(o_p, d_p)  # [B, R], [B, R, 3]
+        t = torch.linspace(center - half_depth, center + half_depth, s_n, dtype=delta.dtype, device=delta.device)
+        behind = t.view(1, 1, -1) >= depth.unsqueeze(-1)  # [B, R, S]; never on a miss (inf)
+        if not bool(behind.any()):
+            return delta
+        held = self._expression(hit.unsqueeze(2), exp_film, fast=True)  # [B, R, 1, 3]
+        return torch.where(behind.unsqueeze(-1), held, delta)
 
     def _expression(self, x_p: torch.Tensor, film: FiLMParams, fast: bool) -> torch.Tensor:
         """D^e displacement [B, R, S, 3]; the fast path runs it only inside its support."""

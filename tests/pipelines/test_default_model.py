@@ -50,9 +50,9 @@ def test_default_renders_faces_mediapipe_finds(pipe):
 
 def test_default_opens_its_mouth_and_closes_its_eyes(pipe):
     """What the face mesh reads on the default's face camera: the lips part under jawOpen and
-    the lids narrow the eyes under a half blink (the face-model guide of its D^e, rendered at
-    the ray samples). A full blink does not read as closed yet (a band of the canonical eye
-    shows where the lids meet: the model card's limitations)."""
+    the lids narrow the eyes under a half blink and close them under a full one (the face-model
+    guide of its D^e at the ray samples, held behind the face: without the hold a band of the
+    canonical eye showed where the lids meet, and a full blink read wider than a half one)."""
     from aniportrait_hub.evaluation.metrics import FaceProbe
 
     names = pipe.face_model().exp_names
@@ -72,4 +72,6 @@ def test_default_opens_its_mouth_and_closes_its_eyes(pipe):
     with FaceProbe() as probe:
         neutral = read()
         assert read(jawOpen=1.0).mouth_opening() > neutral.mouth_opening() + 0.15
-        assert read(eyeBlinkLeft=0.5, eyeBlinkRight=0.5).eye_aspect_ratio() < 0.8 * neutral.eye_aspect_ratio()
+        half = read(eyeBlinkLeft=0.5, eyeBlinkRight=0.5).eye_aspect_ratio()
+        assert half < 0.8 * neutral.eye_aspect_ratio()
+        assert read(eyeBlinkLeft=1.0, eyeBlinkRight=1.0).eye_aspect_ratio() < min(half, 0.6 * neutral.eye_aspect_ratio())

@@ -59,3 +59,19 @@ def test_guided_deformer_needs_its_guide():
         de.mapping(torch.zeros(1, 80), torch.zeros(1, 52))
     with pytest.raises(ValueError, match="guide must be one of"):
         ExpressionDeformer(guide="mesh")
+
+
+def test_guide_finds_where_rays_first_meet_the_expressive_face(body, face):
+    """The renderer holds D^e behind this point (RenderSettings.expression_hold): rays toward
+    the face stop on its front surface, rays away from it miss."""
+    fid, betas, e = _jaw(face)
+    guide = ExpressionGuide.from_face_model(body, face, fid, betas, e)
+    v = guide.points[0, :len(face.body_vertex_ids)]
+    front = v[v[:, 2] > v[:, 2].max() - 0.01][:50]  # vertices on the face's front
+    o = (front + torch.tensor([0.0, 0.0, 1.0]))[None]
+    d = torch.tensor([0.0, 0.0, -1.0]).expand_as(o)
+    depth, hit = guide.first_hits(o, d)
+    assert torch.isfinite(depth).all() and (depth <= 1.0 + 1e-6).all() and (depth > 0.95).all()
+    assert torch.cdist(hit[0], v).amin(-1).max() < 0.01  # on the surface, not beside it
+    miss, _ = guide.first_hits(o, -d)
+    assert torch.isinf(miss).all()

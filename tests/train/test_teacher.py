@@ -184,7 +184,7 @@ def test_gap_targets_send_an_opened_mouth_to_the_closed_lip_seam(run):
 
 def test_guided_expression_phase_reports_the_face_model_guide(run):
     """The default preset's D^e is the face model's own warp (no residual): renewing a stage's
-    D^e with it also moves D^e to the ray samples, and the phase has nothing to train; it
+    D^e with it also moves D^e to the ray samples (held behind the face), and the phase has nothing to train; it
     reports how the guide imitates Eq. 10 between the vertices."""
     sys.path.insert(0, str(ROOT))
     from aniportrait_hub import AniPortraitGAN
@@ -196,5 +196,6 @@ def test_guided_expression_phase_reports_the_face_model_guide(run):
                         expression_batch=4, expression_vertices=256)
     pipe = renewed_expression(pipe, cfg)
     assert pipe.expression_deformer.config.guide == "face_model" and pipe.render_settings.expression_at_samples
+    assert pipe.render_settings.expression_hold
     rep = train_expression(pipe, cfg, lambda row: None)
     assert rep["steps"] == 0 and rep["explained_share"] > 0.7, rep
