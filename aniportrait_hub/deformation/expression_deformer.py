@@ -66,9 +66,10 @@ class ExpressionDeformer(ModelMixin, ConfigMixin):
             (RigNeRF, INSTA). Why: the network alone, taught on this CPU, undid half a jawOpen
             (MediaPipe's ARKit model read 0.47 at jawOpen 1 on 16 new people, the teacher 0.81;
             smile 0.22 vs 0.88); the guide reads 0.73 and 0.61, and the opened mouth is dark
-            (face-mesh jawOpen Spearman 0.46 -> 0.70). Blinks got worse (-0.63 -> -0.31): at full
-            closure the lids meet and the ray samples, 7.5 mm apart in depth, straddle offsets of
-            14 mm and 0, so the crossing between them shows the canonical eye in a thin band.
+            (face-mesh jawOpen Spearman 0.46 -> 0.70). At full closure the lids meet: a ray takes
+            the lid's offset (14 mm) in front of it and the eyeball's (0) behind it, and showed the
+            canonical eye in a band (blink -0.63 -> -0.31) until the renderer held the offset
+            behind the face (:attr:`RenderSettings.expression_hold`).
             The frame's guide comes with the FiLM parameters (``mapping(..., guide=)``;
             :meth:`PortraitRenderer.expression_film` builds it).
         guide_neighbours / guide_sigma: the blend's vertex count and width (world units).
