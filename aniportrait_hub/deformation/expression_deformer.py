@@ -196,14 +196,17 @@ class ExpressionGuide:
     @classmethod
     def from_face_model(cls, body, face_model, face_id: torch.Tensor, betas: torch.Tensor, expression: torch.Tensor,
                         seams: torch.Tensor | None = None, across: int = 6,
-                        depths: tuple[float, ...] = (-0.006, -0.003, 0.0, 0.003)) -> "ExpressionGuide":
+                        depths: tuple[float, ...] = (-0.006, -0.003, 0.0, 0.003),
+                        faces: torch.Tensor | None = None) -> "ExpressionGuide":
         """The guide of B frames: every face vertex of ``face_model`` (Eq. 10's pairs), and with
         ``seams`` ([P, 2] from :func:`seam_pairs`) ``across`` points on each opened pair's
         segment at each of ``depths`` (world z), whose offset leads to the seam's neutral
         midpoint at the same depth. Pairs that have not parted (by 2 mm beyond their neutral
-        distance) place their points far away, where no query finds them."""
+        distance) place their points far away, where no query finds them. ``faces``: the face
+        mesh's :func:`face_triangles` where the caller keeps them (a property of the mesh)."""
         x_p, t = imitation_targets(body, face_model, face_id, betas, expression, face_model.body_vertex_ids)
-        faces = face_triangles(body.faces, face_model.body_vertex_ids)
+        if faces is None:
+            faces = face_triangles(body.faces, face_model.body_vertex_ids)
         if seams is None or not len(seams):
             return cls(x_p, t, faces)
         up, lp = x_p[:, seams[:, 0]], x_p[:, seams[:, 1]]  # [B, P, 3]

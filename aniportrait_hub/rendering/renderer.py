@@ -29,7 +29,8 @@ from torch.profiler import record_function
 from aniportrait_hub.body.body_model import BodyModel, BodyOutput
 from aniportrait_hub.body.skinning import apply_inverse_transforms, inverse_skinning
 from aniportrait_hub.conditioning.mapping import FiLMParams
-from aniportrait_hub.deformation.expression_deformer import ExpressionDeformer, ExpressionGuide, seam_pairs
+from aniportrait_hub.deformation.expression_deformer import (ExpressionDeformer, ExpressionGuide, face_triangles,
+                                                             seam_pairs)
 from aniportrait_hub.deformation.pose_deformer import PoseDeformer
 from aniportrait_hub.fields.manifold import ManifoldPredictor
 from aniportrait_hub.fields.radiance import RadianceGenerator, window_grid
@@ -229,6 +230,7 @@ class PortraitRenderer:
         self.pose_deformer, self.expression_deformer, self.superres = pose_deformer, expression_deformer, superres
         self.face_model = face_model  # the guide's source when D^e is guided (ExpressionDeformer ``guide``)
         self._seams = None  # the face model's seam pairs (once, for the guide's openings)
+        self._face_tris = None  # its triangles (once, for the guide's ray casting)
 
     def expression_film(self, face_id: torch.Tensor, betas: torch.Tensor, expression: torch.Tensor) -> FiLMParams:
         """D^e's modulation of B frames, with the face-model guide when D^e has one."""
@@ -240,8 +242,11 @@ class PortraitRenderer:
                                  "face_model= (AniPortraitGAN.renderer() does)")
             if cfg.guide_openings and self._seams is None:
                 self._seams = seam_pairs(self.body, self.face_model)
+            if self._face_tris is None:
+                self._face_tris = face_triangles(self.body.faces, self.face_model.body_vertex_ids)
             guide = ExpressionGuide.from_face_model(self.body, self.face_model, face_id, betas, expression,
-                                                    seams=self._seams if cfg.guide_openings else None)
+                                                    seams=self._seams if cfg.guide_openings else None,
+                                                    faces=self._face_tris)
         return self.expression_deformer.mapping(face_id, expression, guide=guide)
 
     # ------------------------------------------------------------------ per identity
