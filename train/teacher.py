@@ -577,7 +577,8 @@ def train_radiance(pipe: AniPortraitGAN, data: dict, cfg: TeacherConfig, log, ph
 # ---------------------------------------------------------------------------------- phase 3
 def renewed_expression(pipe: AniPortraitGAN, cfg: TeacherConfig) -> AniPortraitGAN:
     """``pipe`` with a new D^e of the preset's architecture (and the preset's
-    ``expression_at_samples`` and ``expression_hold``) if ``cfg.renew_expression_deformer``."""
+    ``expression_at_samples``, ``expression_hold`` and ``mouth_cavity``) if
+    ``cfg.renew_expression_deformer``."""
     if cfg.renew_expression_deformer:
         from aniportrait_hub.deformation.expression_deformer import ExpressionDeformer
 
@@ -588,6 +589,7 @@ def renewed_expression(pipe: AniPortraitGAN, cfg: TeacherConfig) -> AniPortraitG
         # Where D^e runs (grid or samples, held behind the face) belongs to it: the preset's
         # choice comes with it.
         where = {k: p["render"].get(k, False) for k in ("expression_at_samples", "expression_hold")}
+        where["mouth_cavity"] = p["render"].get("mouth_cavity")
         pipe.register_to_config(render_settings={**pipe.render_settings.to_dict(), **where})
         pipe.reset_runtime()
     return pipe

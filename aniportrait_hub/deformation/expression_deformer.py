@@ -227,23 +227,27 @@ class ExpressionGuide:
         return ExpressionGuide(self.points[index], self.offsets[index], self.faces)
 
     @torch.no_grad()
-    def first_hits(self, origins: torch.Tensor, directions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def first_hits(self, origins: torch.Tensor,
+                   directions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Where rays in the neutral pose (origins, unit directions [B, R, 3]) first meet the
-        expressive face: the distance along each ray [B, R] (inf on a miss) and the point
-        [B, R, 3] (the origin on a miss). Embree's ray casting, as the synthetic renderer's."""
+        expressive face: the distance along each ray [B, R] (inf on a miss), the point
+        [B, R, 3] (the origin on a miss) and the triangle hit [B, R] (an index into ``faces``;
+        -1 on a miss). Embree's ray casting, as the synthetic renderer's."""
         from aniportrait_hub.data.raycast import cast
 
         if self.faces is None:
             raise ValueError("this ExpressionGuide has no triangles (build it with from_face_model)")
         n_v = int(self.faces.max()) + 1
         depth = torch.full(origins.shape[:2], float("inf"), dtype=origins.dtype, device=origins.device)
+        triangle = torch.full(origins.shape[:2], -1, dtype=torch.long, device=origins.device)
         for b in range(origins.shape[0]):
             hits = cast(self.points[b, :n_v].double().cpu().numpy(), self.faces.cpu().numpy(),
                         origins[b].double().cpu().numpy(), directions[b].double().cpu().numpy(), (origins.shape[1],))
             depth[b] = torch.from_numpy(hits.depth).to(depth)
+            triangle[b] = torch.from_numpy(hits.triangle).to(triangle)
         hit = torch.isfinite(depth)
         points = origins + directions * torch.where(hit, depth, torch.zeros_like(depth)).unsqueeze(-1)
-        return depth, points
+        return depth, points, triangle
 
     def offsets_at(self, points: torch.Tensor, k: int, sigma: float, reach: float) -> torch.Tensor:
         """The guide's displacement at ``points`` [B, N, 3] -> [B, N, 3]: the softmax blend of

@@ -44,7 +44,7 @@ PRESETS: dict[str, dict] = {
         "superres": dict(nf=16, gc=8, num_rrdb=1, scale=4, style_dim=64, mapping_hidden=128, mapping_depth=2),
         "render": dict(map_resolution=128, samples_per_ray=32, geometry_resolution=128, pose_grid=(16, 40, 40),
                        field_grid=128, bake_z_samples=64, radiance_betas=True, expression_at_samples=True,
-                       expression_hold=True),
+                       expression_hold=True, mouth_cavity=(0.35, 0.12, 0.12)),
         "resolution": 512,
         "face_resolution": 256,
     },

@@ -115,6 +115,16 @@ class RenderSettings:
     canonical eye shows in a band between the meeting lids (and ragged edges along the lips).
     The hit is found by ray casting in the neutral pose, the rays carried there by the head's
     rigid transform."""
+    mouth_cavity: tuple[float, float, float] | None = None
+    """Fast path with ``expression_hold`` (our choice for the default model: (0.35, 0.12, 0.12),
+    the synthetic teacher's cavity colour relative to skin): the colour of a ray whose first
+    hit on the expressive face is the mouth interior (the teacher's cavity and tongue,
+    :attr:`~aniportrait_hub.data.appearance.FaceRegions.mouth`) is multiplied by this, per
+    channel, with the hit fraction upsampled bilinearly as a soft edge. Why: the radiance maps
+    are indexed by canonical (x, y) per level, and an opened mouth's interior lies behind the
+    closed lips at the same (x, y), so no map can hold both the lip and the cavity colour; the
+    open mouth showed stretched lip colour, which the face mesh read as closed lips. The ray
+    cast is the one ``expression_hold`` already makes. Depth and mask are unchanged. None: off."""
     radiance_betas: bool = False
     """phi's and U's latent is [face_id, eps, betas] instead of [face_id, eps] (our choice for
     models taught by the synthetic renderer, where a person's canonical silhouette follows the
@@ -179,6 +189,9 @@ class Geometry:
     valid: torch.Tensor
     resolution: int
     z: torch.Tensor | None = None
+    cavity: torch.Tensor | None = None
+    """[B, R] share of the ray whose first face hit is the mouth interior
+    (:attr:`RenderSettings.mouth_cavity`; None: no such ray)."""
 
     def upsample(self, resolution: int) -> "Geometry":
         """Bilinear upsampling of valid intersections (validity-weighted, so misses never
@@ -197,7 +210,17 @@ class Geometry:
         dist = up[..., 2 * n_lv: 3 * n_lv]
         cover = up[..., 3 * n_lv:]
         safe = cover.clamp_min(1e-6)
-        return Geometry(xy / safe.unsqueeze(-1), dist / safe, cover, resolution)
+        return Geometry(xy / safe.unsqueeze(-1), dist / safe, cover, resolution,
+                        cavity=self.cavity_at(resolution))
+
+    def cavity_at(self, resolution: int) -> torch.Tensor | None:
+        """:attr:`cavity` bilinearly resampled to ``resolution`` [B, resolution^2] (None stays None)."""
+        if self.cavity is None or resolution == self.resolution:
+            return self.cavity
+        h = self.resolution
+        img = self.cavity.view(-1, 1, h, h)
+        up = F.interpolate(img, size=(resolution, resolution), mode="bilinear", align_corners=False)
+        return up.view(img.shape[0], -1)
 
 
 @dataclasses.dataclass
@@ -231,6 +254,7 @@ class PortraitRenderer:
         self.face_model = face_model  # the guide's source when D^e is guided (ExpressionDeformer ``guide``)
         self._seams = None  # the face model's seam pairs (once, for the guide's openings)
         self._face_tris = None  # its triangles (once, for the guide's ray casting)
+        self._cavity_tris = None  # which of them are the mouth interior (once, RenderSettings.mouth_cavity)
 
     def expression_film(self, face_id: torch.Tensor, betas: torch.Tensor, expression: torch.Tensor) -> FiLMParams:
         """D^e's modulation of B frames, with the face-model guide when D^e has one."""
@@ -401,7 +425,18 @@ class PortraitRenderer:
         st = self.settings
         rgba = lookup_maps(maps, geo.xy, st.map_x_range, st.map_y_range)  # [B, R, L, 4]
         cover = geo.valid.to(rgba.dtype)
-        return composite(rgba[..., :3], rgba[..., 3] * cover, geo.dist, cover > 0)
+        return self._tint_cavity(composite(rgba[..., :3], rgba[..., 3] * cover, geo.dist, cover > 0), geo.cavity)
+
+    def _tint_cavity(self, comp: Composite, cavity: torch.Tensor | None) -> Composite:
+        """The colour of the mouth interior's rays times :attr:`RenderSettings.mouth_cavity`
+        (the white background's share, ``1 - mask``, is left white)."""
+        tint = self.settings.mouth_cavity
+        if cavity is None or tint is None:
+            return comp
+        c = (cavity * comp.mask).unsqueeze(-1)
+        fg = comp.image - (1 - comp.mask).unsqueeze(-1)
+        scale = 1 - c * (1 - comp.image.new_tensor(tint))
+        return dataclasses.replace(comp, image=fg * scale + (1 - comp.mask).unsqueeze(-1))
 
     def shade_upsampled(self, geo: Geometry, maps: torch.Tensor, resolution: int) -> Composite:
         """Dense shading of ``geo`` upsampled to ``resolution`` (every ray, every level)."""
@@ -463,7 +498,8 @@ class PortraitRenderer:
                 depth[i, ids] += w * g[2] / safe
                 trans[i, ids] = t * (1 - a)
         far = torch.where(geo.valid, geo.dist, torch.zeros_like(geo.dist)).max()
-        return Composite(image + (1 - mask).unsqueeze(-1), depth + (1 - mask) * far, mask)
+        return self._tint_cavity(Composite(image + (1 - mask).unsqueeze(-1), depth + (1 - mask) * far, mask),
+                                 geo.cavity_at(res))
 
     def geometry(self, cam: Camera, center: float, half_depth: float, res: int, body_out: BodyOutput,
                  exp_film: FiLMParams, fast: bool, field: FieldGrid | None) -> Geometry:
@@ -481,7 +517,7 @@ class PortraitRenderer:
         usable = self._near_body(x_t, body_out)
         # 2-3. Canonical coordinates from the coarse frustum grid, 4. M from its grid.
         with record_function("geometry/deform_grid"):
-            x_c = self._grid_canonical(cam, center, half_depth, res, body_out, exp_film)  # [B, R, S, 3]
+            x_c, cavity = self._grid_canonical(cam, center, half_depth, res, body_out, exp_film)  # [B, R, S, 3]
         with record_function("geometry/field"):
             if field is not None:
                 s, in_grid = field.lookup(x_c.view(x_c.shape[0], -1, 3))
@@ -494,7 +530,7 @@ class PortraitRenderer:
             cr = find_crossings(s, self.manifold.levels, usable)
             xyz = cr.gather(x_c)  # [B, R, L, 3]
             dist = cr.gather(t.view(1, 1, -1, 1).expand(*x_c.shape[:3], 1))[..., 0]
-        return Geometry(xyz[..., :2], dist, cr.valid, res, xyz[..., 2])
+        return Geometry(xyz[..., :2], dist, cr.valid, res, xyz[..., 2], cavity)
 
     def _reference_geometry_in_bands(self, cam: Camera, center: float, half_depth: float, res: int,
                                      body_out: BodyOutput, exp_film: FiLMParams) -> Geometry:
@@ -559,7 +595,8 @@ class PortraitRenderer:
         """Fast path: skinning, D^p, inverse LBS and D^e on the coarse ``pose_grid`` of the
         camera's frustum; canonical coordinates trilinearly interpolated at the samples.
 
-        Returns x_c [B, res*res, samples_per_ray, 3].
+        Returns x_c [B, res*res, samples_per_ray, 3] and the rays whose first face hit is the
+        mouth interior [B, res*res] (float; None unless :attr:`RenderSettings.mouth_cavity`).
         """
         st = self.settings
         dc, hc, wc = st.pose_grid
@@ -584,30 +621,47 @@ class PortraitRenderer:
         up = F.interpolate(up, size=s_n, mode="linear", align_corners=True)  # [B, 3*R, S]
         up = up.view(b, 3, res * res, s_n).permute(0, 2, 3, 1)
         if not at_samples:
-            return up
+            return up, None
         delta = self._expression(up, exp_film, fast=True)
+        cavity = None
         if st.expression_hold and exp_film.guide is not None:
-            delta = self._hold_behind_face(delta, cam, res, center, half_depth, body_out, exp_film)
-        return up + delta
+            delta, cavity = self._hold_behind_face(delta, cam, res, center, half_depth, body_out, exp_film)
+        return up + delta, cavity
 
     def _hold_behind_face(self, delta: torch.Tensor, cam: Camera, res: int, center: float, half_depth: float,
                           body_out: BodyOutput, exp_film: FiLMParams) -> torch.Tensor:
         """``delta`` [B, R, S, 3] with every sample behind the ray's first meeting with the
         expressive face given D^e's displacement at that meeting point
-        (:attr:`RenderSettings.expression_hold`)."""
+        (:attr:`RenderSettings.expression_hold`), and the rays whose first hit is the mouth
+        interior [B, R] (float; None unless :attr:`RenderSettings.mouth_cavity`)."""
         s_n = delta.shape[2]
         o, d = camera_rays(cam, res, res)
         inv = torch.linalg.inv(body_out.head_transform)  # posed -> neutral pose, rigid
         rot, tr = inv[:, :3, :3], inv[:, :3, 3]
         o_p = o @ rot.transpose(1, 2) + tr[:, None]
         d_p = d @ rot.transpose(1, 2)
-        depth, hit = exp_film.guide.first_hits(o_p, d_p)  # [B, R], [B, R, 3]
+        depth, hit, tri = exp_film.guide.first_hits(o_p, d_p)  # [B, R], [B, R, 3], [B, R]
+        cavity = None
+        if self.settings.mouth_cavity is not None:
+            inside = self._cavity_triangles()[tri.clamp_min(0)] & (tri >= 0)
+            cavity = inside.to(delta.dtype) if bool(inside.any()) else None
         t = torch.linspace(center - half_depth, center + half_depth, s_n, dtype=delta.dtype, device=delta.device)
         behind = t.view(1, 1, -1) >= depth.unsqueeze(-1)  # [B, R, S]; never on a miss (inf)
         if not bool(behind.any()):
-            return delta
+            return delta, cavity
         held = self._expression(hit.unsqueeze(2), exp_film, fast=True)  # [B, R, 1, 3]
-        return torch.where(behind.unsqueeze(-1), held, delta)
+        return torch.where(behind.unsqueeze(-1), held, delta), cavity
+
+    def _cavity_triangles(self) -> torch.Tensor:
+        """[F] the face triangles (:func:`face_triangles`, the guide's) of the mouth interior:
+        all three corners in the synthetic teacher's cavity and tongue (computed once)."""
+        if self._cavity_tris is None:
+            from aniportrait_hub.data.appearance import FaceRegions
+
+            mouth = torch.from_numpy(FaceRegions.from_models(self.body, self.face_model).mouth)
+            ids = self.face_model.body_vertex_ids.cpu()
+            self._cavity_tris = mouth[ids][self._face_tris.cpu()].all(-1).to(self._face_tris.device)
+        return self._cavity_tris
 
     def _expression(self, x_p: torch.Tensor, film: FiLMParams, fast: bool) -> torch.Tensor:
         """D^e displacement [B, R, S, 3]; the fast path runs it only inside its support."""

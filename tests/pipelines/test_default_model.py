@@ -52,13 +52,15 @@ def test_default_opens_its_mouth_and_closes_its_eyes(pipe):
     """What the face mesh reads on the default's face camera: the lips part under jawOpen and
     the lids narrow the eyes under a half blink and close them under a full one (the face-model
     guide of its D^e at the ray samples, held behind the face: without the hold a band of the
-    canonical eye showed where the lids meet, and a full blink read wider than a half one)."""
+    canonical eye showed where the lids meet, and a full blink read wider than a half one); the
+    opened mouth is dark inside, as the teacher's (RenderSettings.mouth_cavity: without it the
+    opening showed stretched lip colour)."""
     from aniportrait_hub.evaluation.metrics import FaceProbe
 
     names = pipe.face_model().exp_names
     cache = pipe.bake_identity(seed=2001, truncation_psi=0.7)
 
-    def read(**units):
+    def read(image=False, **units):
         e = torch.zeros(1, len(names))
         for k, v in units.items():
             e[0, names.index(k)] = v
@@ -67,11 +69,17 @@ def test_default_opens_its_mouth_and_closes_its_eyes(pipe):
         img = (out.face_image[0].permute(1, 2, 0).clamp(0, 1).numpy() * 255).round().astype(np.uint8)
         r = probe.read(img)
         assert r.meshed
-        return r
+        return (r, img) if image else r
+
+    def luminance(img, r, *landmarks):  # mean over a 5 x 5 patch at the landmarks' midpoint
+        x, y = np.mean([r.mesh[i] for i in landmarks], 0).round().astype(int)
+        return float(img[y - 2:y + 3, x - 2:x + 3].mean())
 
     with FaceProbe() as probe:
         neutral = read()
-        assert read(jawOpen=1.0).mouth_opening() > neutral.mouth_opening() + 0.15
+        opened, img = read(image=True, jawOpen=1.0)
+        assert opened.mouth_opening() > neutral.mouth_opening() + 0.15
+        assert luminance(img, opened, 13, 14) < 0.5 * luminance(img, opened, 1)  # the cavity vs the nose tip
         half = read(eyeBlinkLeft=0.5, eyeBlinkRight=0.5).eye_aspect_ratio()
         assert half < 0.8 * neutral.eye_aspect_ratio()
         assert read(eyeBlinkLeft=1.0, eyeBlinkRight=1.0).eye_aspect_ratio() < min(half, 0.6 * neutral.eye_aspect_ratio())

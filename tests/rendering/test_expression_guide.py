@@ -70,8 +70,9 @@ def test_guide_finds_where_rays_first_meet_the_expressive_face(body, face):
     front = v[v[:, 2] > v[:, 2].max() - 0.01][:50]  # vertices on the face's front
     o = (front + torch.tensor([0.0, 0.0, 1.0]))[None]
     d = torch.tensor([0.0, 0.0, -1.0]).expand_as(o)
-    depth, hit = guide.first_hits(o, d)
+    depth, hit, tri = guide.first_hits(o, d)
     assert torch.isfinite(depth).all() and (depth <= 1.0 + 1e-6).all() and (depth > 0.95).all()
     assert torch.cdist(hit[0], v).amin(-1).max() < 0.01  # on the surface, not beside it
-    miss, _ = guide.first_hits(o, -d)
+    miss, _, tri_miss = guide.first_hits(o, -d)
     assert torch.isinf(miss).all()
+    assert (tri >= 0).all() and (tri < len(guide.faces)).all() and (tri_miss == -1).all()
