@@ -89,6 +89,9 @@ class FitResult:
     """[B] RMS face-landmark residual in canonical pixels."""
     landmarks: np.ndarray
     """[B, L, 2] the fitted model's face landmarks in canonical-crop pixels."""
+    state: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+    """The optimiser's parameters (name -> [B, ...]), to warm-start the next fit from this one
+    (:meth:`LabelFitter.fit`'s ``init``: a video's next frame)."""
 
 
 def similarity_2d(src: torch.Tensor, dst: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -155,7 +158,8 @@ class LabelFitter:
         return uv[:, :n], uv[:, n:], out
 
     # -- fitting -------------------------------------------------------------------------------
-    def fit(self, face_lm: np.ndarray, shoulders: np.ndarray, res: int) -> FitResult:
+    def fit(self, face_lm: np.ndarray, shoulders: np.ndarray, res: int, init: dict[str, np.ndarray] | None = None,
+            steps: int | None = None) -> FitResult:
         """Fit labels to photo landmarks.
 
         Args:
@@ -163,29 +167,45 @@ class LabelFitter:
             shoulders: [B, 2, 2] mediapipe pose landmarks 11, 12 (photo pixels).
             res: side of the canonical crop the similarity maps to (its pixels are the unit of
                 ``FitResult.scale``).
+            init: a previous fit's :attr:`FitResult.state` (batch B or 1) to start from (a warm
+                start: the same person, so body shape and face identity stay as they are, and
+                pose, camera, expression and crop are free from the first step); None: the mean
+                frontal model, placed by a least-squares similarity, rigid parameters first.
+            steps: Adam steps (None: ``config.steps``; a warm start needs far fewer).
         """
         cfg = self.cfg
+        steps = cfg.steps if steps is None else steps
         obs = torch.as_tensor(face_lm[:, self.emb.mesh_index], dtype=torch.float32)
         obs_sh = torch.as_tensor(shoulders, dtype=torch.float32)
         b = obs.shape[0]
         p = {"head": torch.zeros(b, 3), "collars": torch.zeros(b, 2), "shoulders": torch.zeros(b, 2),
              "betas": torch.zeros(b, cfg.num_betas), "face_id": torch.zeros(b, cfg.num_face_id),
              "expression": torch.zeros(b, len(self.units)), "cam": torch.zeros(b, 2)}
-        # Initial similarity: least squares (scale + translation) of the mean frontal model onto the photo.
-        with torch.no_grad():
-            uv0, sh0, _ = self.model_points(self._labels(p), res)
-        src = torch.cat([uv0, sh0], 1)
-        dst = torch.cat([obs, obs_sh], 1)
-        scale, offset = similarity_2d(src, dst)
-        p["log_scale"] = scale.clamp_min(1e-3).log()
-        p["offset"] = offset / res  # in crop sides, so Adam's steps suit it
-        for v in p.values():
-            v.requires_grad_(True)
+        if init is not None:
+            missing = set(p) | {"log_scale", "offset"}
+            missing -= set(init)
+            if missing:
+                raise ValueError(f"init lacks {sorted(missing)}: pass a previous FitResult.state")
+            p = {k: torch.as_tensor(np.asarray(init[k]), dtype=torch.float32).expand(b, *np.shape(init[k])[1:]).clone()
+                 for k in list(p) + ["log_scale", "offset"]}
+        else:
+            # Initial similarity: least squares (scale + translation) of the mean frontal model onto the photo.
+            with torch.no_grad():
+                uv0, sh0, _ = self.model_points(self._labels(p), res)
+            src = torch.cat([uv0, sh0], 1)
+            dst = torch.cat([obs, obs_sh], 1)
+            scale, offset = similarity_2d(src, dst)
+            p["log_scale"] = scale.clamp_min(1e-3).log()
+            p["offset"] = offset / res  # in crop sides, so Adam's steps suit it
+        identity = ("betas", "face_id")
+        for k, v in p.items():
+            v.requires_grad_(init is None or k not in identity)
         rigid = ["log_scale", "offset", "head", "cam"]
-        opt = torch.optim.Adam([p[k] for k in p], lr=cfg.lr)
+        opt = torch.optim.Adam([v for v in p.values() if v.requires_grad], lr=cfg.lr)
         head_std = torch.tensor(cfg.head_std)
         cam_std = torch.tensor(cfg.camera_std)
-        for step in range(cfg.steps):
+        rigid_steps = 0 if init is not None else steps // 3
+        for step in range(steps):
             opt.zero_grad(set_to_none=True)
             lab = self._labels(p)
             uv, sh, _ = self.model_points(lab, res)
@@ -201,7 +221,7 @@ class LabelFitter:
                     + ((p["betas"] / cfg.beta_std) ** 2).sum(1) + ((p["face_id"] / cfg.face_id_std) ** 2).sum(1)
                     + cfg.expression_l1 * p["expression"].abs().sum(1))
             loss.sum().backward()
-            if step < cfg.steps // 3:
+            if step < rigid_steps:
                 for k, v in p.items():
                     if k not in rigid:
                         v.grad = None
@@ -220,7 +240,7 @@ class LabelFitter:
                          joint_eulers=lab["joint_eulers"].numpy(), face_id=lab["face_id"].numpy(),
                          expression=lab["expression"].numpy(), face_camera=face_cam.numpy(),
                          scale=s.numpy(), offset=res * p["offset"].detach().numpy(), residual=residual.numpy(),
-                         landmarks=uv.numpy())
+                         landmarks=uv.numpy(), state={k: v.detach().numpy().copy() for k, v in p.items()})
 
 
 def head_orientations(body: BodyModel, joint_eulers: np.ndarray, camera: np.ndarray,

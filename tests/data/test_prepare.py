@@ -62,6 +62,34 @@ def test_fit_recovers_labels_and_the_crop_from_exact_landmarks(fitter):
     assert fit.joint_eulers.shape == (4, 6, 3) and (fit.expression >= 0).all() and (fit.expression <= 1).all()
 
 
+def test_fit_warm_started_from_the_previous_frame_follows_a_head_turn(fitter):
+    """A video's next frame: started from the previous frame's fit (same person: shape and
+    identity held), a third of a cold fit's steps follow a 6 deg head turn."""
+    rng = np.random.default_rng(1)
+    lab = sample_labels(rng, SynthConfig(), fitter.face.exp_names)
+    frames = []
+    for turn in (0.0, 0.1):  # head yaw, rad
+        eul = np.array(lab["joint_eulers"])
+        eul[3, 1] += turn
+        frames.append({**lab, "joint_eulers": eul})
+    lab2 = {k: torch.tensor(np.array([f[k] for f in frames]), dtype=torch.float32)
+            for k in ("betas", "joint_eulers", "face_id", "expression", "camera")}
+    with torch.no_grad():
+        uv, sh, _ = fitter.model_points(lab2, 256)
+    face = np.zeros((2, 478, 2))
+    face[:, fitter.emb.mesh_index] = uv.numpy()
+    first = fitter.fit(face[:1], sh.numpy()[:1], 256)
+    warm = fitter.fit(face[1:], sh.numpy()[1:], 256, init=first.state, steps=100)
+    _, cam_true = head_orientations(fitter.body, lab2["joint_eulers"].numpy(), lab2["camera"].numpy())
+    _, cam_first = head_orientations(fitter.body, first.joint_eulers, first.camera)
+    _, cam_warm = head_orientations(fitter.body, warm.joint_eulers, warm.camera)
+    turned = np.degrees(cam_warm[0, 1] - cam_first[0, 1])
+    assert abs(turned - np.degrees(cam_true[1, 1] - cam_true[0, 1])) < 2.5, turned  # a cold fit: 1.1
+    assert warm.residual[0] < 2.0
+    with pytest.raises(ValueError, match="previous FitResult.state"):
+        fitter.fit(face[1:], sh.numpy()[1:], 256, init={"head": first.state["head"]})
+
+
 def test_round_trip_on_heldout_renders(tmp_path, fitter):
     """Held-out synthetic renders prepared as photos: head pose (camera frame) within the 4 deg
     target, and an open jaw read as more open than the same face closed."""
