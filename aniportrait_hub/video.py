@@ -1,5 +1,11 @@
-"""Writing videos people can play: H.264 in yuv420p (what browsers and phones decode), with the
-driver's audio when there is one.
+"""Reading driving videos, and writing videos people can play: H.264 in yuv420p (what browsers
+and phones decode), with the driver's audio when there is one.
+
+Reading (:func:`read_video`) goes through imageio-ffmpeg's frame reader: ffmpeg decodes, holds a
+constant frame rate (a variable-rate phone clip becomes its nominal rate), stops at
+``max_seconds`` and scales frames down to ``max_side``, so a long 4K clip never reaches Python
+at full size. A file that is not a video (empty, truncated, a still image or text renamed
+``.mp4``) is refused with :class:`VideoReadError` naming what is wrong.
 
 imageio's ffmpeg writer does the encoding. The audio goes in by a second pass with the ffmpeg
 that imageio-ffmpeg bundles: the video stream is copied and the driver's first audio stream, if
@@ -12,9 +18,12 @@ overwritten unless asked.
 
 from __future__ import annotations
 
+import dataclasses
+import logging
+import math
 import os
 import subprocess
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +39,105 @@ def has_audio(path: str | Path) -> bool:
     """Whether the media file at ``path`` holds an audio stream."""
     r = subprocess.run([_ffmpeg(), "-hide_banner", "-i", str(path)], capture_output=True, text=True)
     return "Audio:" in r.stderr
+
+
+class VideoReadError(ValueError):
+    """A file that cannot be read as a video (the message says why)."""
+
+
+@dataclasses.dataclass
+class VideoInfo:
+    """What :func:`read_video` reads: the source's and the delivered frames'."""
+
+    fps: float
+    """Frames per second delivered (the source's nominal rate, held constant)."""
+    source_size: tuple[int, int]
+    """Source width, height."""
+    size: tuple[int, int]
+    """Delivered width, height (scaled down to ``max_side``)."""
+    duration: float
+    """Source duration in seconds (0 where ffmpeg does not know it)."""
+    seconds: float
+    """Seconds delivered (``max_seconds`` where the source is longer)."""
+    has_audio: bool
+    """The source holds an audio stream."""
+    messages: list[str] = dataclasses.field(default_factory=list)
+    """What was changed on the way (scaled down, cut), for the user."""
+
+
+def read_video(path: str | Path, *, max_seconds: float | None = None,
+               max_side: int | None = None) -> tuple[VideoInfo, Iterator[np.ndarray]]:
+    """Open a video: its :class:`VideoInfo` and an iterator of RGB frames [H, W, 3] uint8.
+
+    Args:
+        max_seconds: deliver at most this much (a message says the clip was cut).
+        max_side: scale frames down so that neither side exceeds it (a message says so).
+    Raises:
+        FileNotFoundError; :class:`VideoReadError` for an empty file, a file ffmpeg cannot
+        decode (truncated, not a video), a still image or a clip of fewer than 2 frames.
+    """
+    import imageio_ffmpeg
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"video not found: {path}")
+    if path.stat().st_size == 0:
+        raise VideoReadError(f"{path} is empty (0 bytes)")
+    if max_seconds is not None and not max_seconds > 0:
+        raise ValueError(f"max_seconds must be > 0, got {max_seconds}")
+    probe = imageio_ffmpeg.read_frames(str(path))
+    try:
+        meta = next(probe)
+    except (OSError, RuntimeError, StopIteration) as e:
+        raise VideoReadError(f"{path} is not a video ffmpeg can decode: {str(e).strip()[-300:]}") from e
+    finally:
+        probe.close()
+    fps = float(meta.get("fps") or 0)
+    codec = str(meta.get("codec", "")).rstrip(",")
+    still = codec in STILL_IMAGE_CODECS or (codec == "mjpeg" and not meta.get("duration"))
+    if still or not math.isfinite(fps) or fps <= 0:
+        raise VideoReadError(f"{path} holds a still image ({codec or 'no frame rate'}), not a video")
+    src_w, src_h = meta["source_size"]
+    duration = float(meta.get("duration") or 0.0)
+    messages: list[str] = []
+    out = ["-fps_mode", "cfr"]
+    seconds = duration
+    if max_seconds is not None and (duration == 0 or duration > max_seconds):
+        out += ["-t", f"{max_seconds:.3f}"]
+        seconds = max_seconds if duration == 0 else min(duration, max_seconds)
+        if duration > max_seconds:
+            messages.append(f"{path.name} lasts {duration:.1f} s; only its first {max_seconds:g} s are used")
+    w, h = src_w, src_h
+    if max_side is not None and max(src_w, src_h) > max_side:
+        k = max_side / max(src_w, src_h)
+        w, h = 2 * max(1, round(src_w * k / 2)), 2 * max(1, round(src_h * k / 2))
+        out += ["-vf", f"scale={w}:{h}:flags=area"]
+        messages.append(f"{path.name} is {src_w}x{src_h}; frames are scaled to {w}x{h}")
+    info = VideoInfo(fps, (src_w, src_h), (w, h), duration, seconds, has_audio(path), messages)
+
+    def frames() -> Iterator[np.ndarray]:
+        # imageio-ffmpeg logs a warning whenever the frames are scaled: that is asked for here.
+        logging.getLogger("imageio_ffmpeg").setLevel(logging.ERROR)
+        gen = imageio_ffmpeg.read_frames(str(path), output_params=out)
+        try:
+            m = next(gen)
+            fw, fh = m["size"]
+            n = 0
+            for buf in gen:
+                n += 1
+                yield np.frombuffer(buf, np.uint8).reshape(fh, fw, 3)
+        except (OSError, RuntimeError) as e:
+            raise VideoReadError(f"{path} could not be decoded to the end: {str(e).strip()[-300:]}") from e
+        finally:
+            gen.close()
+        if n < 2:
+            raise VideoReadError(f"{path} holds {n} frame(s); a driving video needs at least 2")
+
+    return info, frames()
+
+
+#: Codecs of still images that ffmpeg also opens as a one-frame "video".
+STILL_IMAGE_CODECS = ("png", "bmp", "tiff", "webp", "gif", "jpeg2000", "pam", "ppm", "pgm")
 
 
 def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float, *, audio_from: str | Path | None = None,

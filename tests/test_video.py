@@ -7,7 +7,7 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 
-from aniportrait_hub.video import _ffmpeg, has_audio, write_video
+from aniportrait_hub.video import VideoReadError, _ffmpeg, has_audio, read_video, write_video
 
 
 def _frames(n=12, size=64):
@@ -54,3 +54,38 @@ def test_existing_files_and_bad_input_are_refused(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.mp4"]  # nothing half-written
     write_video(keep, _frames(), 12, overwrite=True)
     assert keep.read_bytes() != b"precious"
+
+
+def test_read_video_cuts_scales_and_holds_a_constant_rate(tmp_path):
+    src = tmp_path / "wide.mp4"  # 3 s at 12 fps, 320 x 96, with a tone
+    subprocess.run([_ffmpeg(), "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i",
+                    "testsrc=size=320x96:rate=12", "-f", "lavfi", "-i", "sine=frequency=440", "-t", "3",
+                    "-pix_fmt", "yuv420p", "-c:v", "libx264", "-c:a", "aac", str(src)], check=True)
+    info, frames = read_video(src, max_seconds=1.5, max_side=160)
+    frames = list(frames)
+    assert info.fps == 12 and info.source_size == (320, 96) and info.size == (160, 48) and info.has_audio
+    assert frames[0].shape == (48, 160, 3) and frames[0].dtype == np.uint8
+    assert len(frames) == 18  # 1.5 s at 12 fps
+    assert any("first 1.5 s" in m for m in info.messages) and any("scaled to 160x48" in m for m in info.messages)
+    info, frames = read_video(src)
+    assert info.messages == [] and len(list(frames)) == 36
+
+
+def test_read_video_refuses_what_is_not_a_video(tmp_path):
+    plain = write_video(tmp_path / "plain.mp4", _frames(), 12)
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    text = tmp_path / "text.mp4"
+    text.write_text("not a video\n" * 50)
+    image = tmp_path / "image.mp4"
+    iio.imwrite(image, _frames(1, 64)[0], extension=".png")
+    truncated = tmp_path / "truncated.mp4"
+    truncated.write_bytes(plain.read_bytes()[: plain.stat().st_size // 2])
+    for path, why in ((empty, "empty"), (text, "not a video ffmpeg can decode"), (image, "still image")):
+        with pytest.raises(VideoReadError, match=why):
+            read_video(path)
+    with pytest.raises(VideoReadError, match="decode"):  # the moov atom at the end is gone
+        info, frames = read_video(truncated)
+        list(frames)
+    with pytest.raises(FileNotFoundError):
+        read_video(tmp_path / "missing.mp4")

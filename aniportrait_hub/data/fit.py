@@ -164,7 +164,8 @@ class LabelFitter:
 
         Args:
             face_lm: [B, >=468, 2] mediapipe face-mesh landmarks (photo pixels).
-            shoulders: [B, 2, 2] mediapipe pose landmarks 11, 12 (photo pixels).
+            shoulders: [B, 2, 2] mediapipe pose landmarks 11, 12 (photo pixels); NaN where a
+                shoulder was not seen (a video frame without a pose: the face alone decides).
             res: side of the canonical crop the similarity maps to (its pixels are the unit of
                 ``FitResult.scale``).
             init: a previous fit's :attr:`FitResult.state` (batch B or 1) to start from (a warm
@@ -177,6 +178,8 @@ class LabelFitter:
         steps = cfg.steps if steps is None else steps
         obs = torch.as_tensor(face_lm[:, self.emb.mesh_index], dtype=torch.float32)
         obs_sh = torch.as_tensor(shoulders, dtype=torch.float32)
+        seen_sh = torch.isfinite(obs_sh).all(-1, keepdim=True).float()  # [B, 2, 1]
+        obs_sh = torch.nan_to_num(obs_sh)
         b = obs.shape[0]
         p = {"head": torch.zeros(b, 3), "collars": torch.zeros(b, 2), "shoulders": torch.zeros(b, 2),
              "betas": torch.zeros(b, cfg.num_betas), "face_id": torch.zeros(b, cfg.num_face_id),
@@ -192,8 +195,9 @@ class LabelFitter:
             # Initial similarity: least squares (scale + translation) of the mean frontal model onto the photo.
             with torch.no_grad():
                 uv0, sh0, _ = self.model_points(self._labels(p), res)
-            src = torch.cat([uv0, sh0], 1)
-            dst = torch.cat([obs, obs_sh], 1)
+            src, dst = uv0, obs
+            if bool(seen_sh.all()):
+                src, dst = torch.cat([uv0, sh0], 1), torch.cat([obs, obs_sh], 1)
             scale, offset = similarity_2d(src, dst)
             p["log_scale"] = scale.clamp_min(1e-3).log()
             p["offset"] = offset / res  # in crop sides, so Adam's steps suit it
@@ -213,7 +217,7 @@ class LabelFitter:
             q_obs = (obs - res * p["offset"][:, None]) / s  # photo -> canonical pixels
             q_sh = (obs_sh - res * p["offset"][:, None]) / s
             r_face = (uv - q_obs) / (cfg.landmark_sigma * res)
-            r_sh = (sh - q_sh) / (cfg.shoulder_sigma * res)
+            r_sh = (sh - q_sh) / (cfg.shoulder_sigma * res) * seen_sh
             loss = (torch.nn.functional.huber_loss(r_face, torch.zeros_like(r_face), reduction="none", delta=3.0).sum((1, 2))
                     + (r_sh ** 2).sum((1, 2))
                     + ((p["head"] / head_std) ** 2).sum(1) + ((p["cam"] / cam_std) ** 2).sum(1)

@@ -24,6 +24,17 @@ import numpy as np
 FACE_LANDMARKER_SHA256 = "64184e229b263107bc2b804c6625db1341ff2bb731874b0bcc2fe6544e0bc9ff"
 
 
+#: The ARKit units FaceLandmarker's blendshape model predicts (all 52 but ``tongueOut``).
+ARKIT_PREDICTED = tuple(
+    f"{base}{side}" for base in ("browDown", "browOuterUp", "cheekSquint", "eyeBlink", "eyeLookDown", "eyeLookIn",
+                                  "eyeLookOut", "eyeLookUp", "eyeSquint", "eyeWide", "mouthDimple", "mouthFrown",
+                                  "mouthLowerDown", "mouthPress", "mouthSmile", "mouthStretch", "mouthUpperUp",
+                                  "noseSneer")
+    for side in ("Left", "Right")) + ("browInnerUp", "cheekPuff", "jawForward", "jawLeft", "jawOpen", "jawRight",
+                                      "mouthClose", "mouthFunnel", "mouthLeft", "mouthPucker", "mouthRight",
+                                      "mouthRollLower", "mouthRollUpper", "mouthShrugLower", "mouthShrugUpper")
+
+
 class TrackingError(RuntimeError):
     """A frame or model the tracker cannot use (named in the message)."""
 
