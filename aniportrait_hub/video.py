@@ -9,7 +9,8 @@ at full size. A file that is not a video (empty, truncated, a still image or tex
 
 imageio's ffmpeg writer does the encoding. The audio goes in by a second pass with the ffmpeg
 that imageio-ffmpeg bundles: the video stream is copied and the driver's first audio stream, if
-it has one (the ``?`` in ``-map 1:a:0?``), is encoded to AAC, cut to the shorter of the two.
+it has one (the ``?`` in ``-map 1:a:0?``), is encoded to AAC, cut to the video's duration
+(``-t``: ``-shortest`` with a copied video stream dropped the last ~0.3 s of frames).
 ``write_frames(audio_path=...)`` would do it in one pass, but it fails with a broken pipe when
 the driver has no audio. Files are written under a temporary name and moved into place at the
 end, so a failed or interrupted write never leaves a half file, and an existing file is never
@@ -181,7 +182,7 @@ def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float, *, a
         else:
             r = subprocess.run([_ffmpeg(), "-hide_banner", "-loglevel", "error", "-y", "-i", str(video_tmp),
                                 "-i", str(audio_from), "-map", "0:v:0", "-map", "1:a:0?", "-c:v", "copy",
-                                "-c:a", "aac", "-shortest", str(out_tmp)], capture_output=True, text=True)
+                                "-c:a", "aac", "-t", f"{n / fps:.6f}", str(out_tmp)], capture_output=True, text=True)
             if r.returncode != 0:
                 raise RuntimeError(f"adding the audio of {audio_from} failed: {r.stderr.strip()[-500:]}")
         if path.exists() and not overwrite:  # appeared while we were encoding

@@ -31,6 +31,14 @@ def test_video_without_and_with_audio(tmp_path):
     assert has_audio(driver)
     voiced = write_video(tmp_path / "voiced.mp4", _frames(), 12, audio_from=driver)
     assert has_audio(voiced) and "aac" in _probe(voiced)
+    assert iio.imread(voiced, index=None).shape[0] == 12
+    # audio as long as the video: every frame is kept (-shortest dropped the last ~0.3 s)
+    same = tmp_path / "same.mp4"
+    subprocess.run([_ffmpeg(), "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=64x64:rate=12",
+                    "-f", "lavfi", "-i", "sine=frequency=440", "-t", "2", "-pix_fmt", "yuv420p", "-c:v", "libx264",
+                    "-c:a", "aac", str(same)], check=True)
+    both = write_video(tmp_path / "both.mp4", _frames(25), 12.5, audio_from=same)
+    assert has_audio(both) and iio.imread(both, index=None).shape[0] == 25
     # a driver without audio (the case imageio-ffmpeg's one-pass audio_path breaks on)
     silent = write_video(tmp_path / "silent.mp4", _frames(), 12, audio_from=plain)
     assert not has_audio(silent) and iio.imread(silent, index=None).shape[0] == 12

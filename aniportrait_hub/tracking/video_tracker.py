@@ -182,7 +182,7 @@ class VideoTracker:
             eul = smooth_sequence(eul, self.cfg.smoothing)
             cam = smooth_sequence(cam, self.cfg.smoothing)
             exp = smooth_sequence(exp, self.cfg.smoothing)
-        basis = "arkit52" if self._uses_blendshapes() else "open_face"
+        basis = "arkit52" if self._uses_blendshapes() else self.fitter.face.basis_name
         if basis == "arkit52":
             exp = np.clip(exp, 0, 1)
         seq = DrivingSequence(torch.from_numpy(exp).float(), torch.from_numpy(eul).float(),

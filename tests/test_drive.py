@@ -1,0 +1,82 @@
+"""`python -m aniportrait_hub.drive`: a talking clip with a tone drives the default model into an
+mp4 with that audio (side by side and depth too); the authors' real track drives it without
+audio; bad input is refused by name and nothing is overwritten."""
+
+import math
+import subprocess
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+import torch
+
+from aniportrait_hub import AniPortraitGAN
+from aniportrait_hub.drive import main
+from aniportrait_hub.pretrained import DEFAULT_MODEL
+from aniportrait_hub.video import _ffmpeg, has_audio, write_video
+
+EXAMPLES = __import__("pathlib").Path(__file__).parents[1] / "examples" / "driving"
+
+
+@pytest.fixture(scope="module")
+def talking(tmp_path_factory):
+    """1 s at 12.5 fps, 192^2: the default model turns and opens its mouth; a 440 Hz tone."""
+    pipe = AniPortraitGAN.from_pretrained(DEFAULT_MODEL)
+    names = pipe.face_model().exp_names
+    cache = pipe.bake_identity(seed=1)
+    frames = []
+    with torch.no_grad():
+        for i in range(12):
+            e = torch.zeros(1, len(names))
+            e[0, names.index("jawOpen")] = abs(math.sin(i / 4))
+            eul = torch.zeros(1, 6, 3)
+            eul[0, 3, 1] = 0.2 * math.sin(i / 6)
+            img = pipe.render_frame(cache, e, eul, torch.full((1, 2), math.pi / 2), resolution=192,
+                                    low_res=False).image[0]
+            frames.append((img.permute(1, 2, 0).clamp(0, 1).numpy() * 255).round().astype(np.uint8))
+    folder = tmp_path_factory.mktemp("talking")
+    silent = write_video(folder / "silent.mp4", frames, 12.5)
+    voiced = folder / "voiced.mp4"
+    subprocess.run([_ffmpeg(), "-hide_banner", "-loglevel", "error", "-i", str(silent), "-f", "lavfi", "-i",
+                    "sine=frequency=440", "-map", "0:v", "-map", "1:a", "-c:v", "copy", "-c:a", "aac", "-t", "0.96",
+                    str(voiced)], check=True)
+    return silent, voiced
+
+
+def test_a_video_drives_the_default_model_with_its_audio(talking, tmp_path, capsys):
+    _, voiced = talking
+    out, seq = tmp_path / "out.mp4", tmp_path / "seq.npz"
+    assert main(["--video", str(voiced), "--out", str(out), "--seed", "4", "--resolution", "96", "--side_by_side",
+                 "--depth", "--save_sequence", str(seq)]) == 0
+    video = iio.imread(out, index=None)
+    assert video.shape == (12, 96, 192, 3) and has_audio(out)  # driver | result
+    assert iio.imread(tmp_path / "out_depth.mp4", index=None).shape == (12, 96, 96, 3)
+    # the saved sequence drives again, and an existing output is refused, untouched
+    before = out.read_bytes()
+    assert main(["--sequence", str(seq), "--out", str(out), "--resolution", "64"]) == 2
+    assert "exists" in capsys.readouterr().err and out.read_bytes() == before
+    again = tmp_path / "again.mp4"
+    assert main(["--sequence", str(seq), "--out", str(again), "--resolution", "64"]) == 0
+    assert iio.imread(again, index=None).shape == (12, 64, 64, 3) and not has_audio(again)
+
+
+def test_the_authors_real_track_drives_pose_and_camera(tmp_path, capsys):
+    out = tmp_path / "real.mp4"
+    assert main(["--authors", str(EXAMPLES / "real_sample1"), "--out", str(out), "--max_seconds", "1",
+                 "--resolution", "64"]) == 0
+    err = capsys.readouterr().err
+    assert "NOT applied" in err and "first 1 s" in err  # BFM rows on an ARKit model; the cut
+    assert iio.imread(out, index=None).shape[0] == 12
+
+
+def test_bad_drivers_are_refused_by_name(tmp_path, capsys):
+    text = tmp_path / "notes.mp4"
+    text.write_text("not a video\n" * 40)
+    blank = write_video(tmp_path / "blank.mp4", [np.full((96, 96, 3), 200, np.uint8)] * 6, 12)
+    for driver, why in ((text, "not a video ffmpeg can decode"), (blank, "no face found in any")):
+        out = tmp_path / f"{driver.stem}_out.mp4"
+        assert main(["--video", str(driver), "--out", str(out)]) == 2
+        assert why in capsys.readouterr().err and not out.exists()
+    assert main(["--authors", str(tmp_path), "--out", str(tmp_path / "x.mp4")]) == 2
+    assert "holds none of" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["blank.mp4", "notes.mp4"]  # nothing half-written
