@@ -71,15 +71,23 @@ class TrackResult:
     """[T] bool: a face was found in the frame (others hold the last pose)."""
     residual: np.ndarray
     """[T] RMS face-landmark residual of the fit (canonical pixels of a 256 crop)."""
+    landmark_expression: np.ndarray
+    """[T, E'] the landmark fit's own expression (the fitter's face model units,
+    ``fitter.face.exp_names``), whichever source the sequence took (for comparison)."""
     messages: list[str]
     """What the user should know (cut, scaled, frames without a face)."""
 
 
 @dataclasses.dataclass
-class _Observation:
-    face: np.ndarray | None  # [478, 2] pixels
-    shoulders: np.ndarray  # [2, 2] pixels, NaN where unseen
-    blendshapes: np.ndarray | None  # [E]
+class Observation:
+    """MediaPipe's reading of one frame."""
+
+    face: np.ndarray | None
+    """[478, 2] face-mesh landmarks in pixels (None: no face)."""
+    shoulders: np.ndarray
+    """[2, 2] pose landmarks 11 and 12 in pixels, NaN where unseen."""
+    blendshapes: np.ndarray | None
+    """[E] the blendshape scores in the tracker's ``exp_names`` order (None: no face)."""
 
 
 class VideoTracker:
@@ -119,7 +127,16 @@ class VideoTracker:
 
         self._face = BlendshapeTracker(self.exp_names, self._model_path, video=True)
         self._pose = mp.solutions.pose.Pose(static_image_mode=False, model_complexity=1)
+        self._clip_started = False
         return self
+
+    def _new_clip(self) -> None:
+        """MediaPipe's video mode follows one clip (increasing timestamps, tracking between
+        frames): a second clip gets fresh models."""
+        if self._clip_started:
+            self.__exit__()
+            self.__enter__()
+        self._clip_started = True
 
     def __exit__(self, *exc) -> None:
         if self._face is not None:
@@ -129,7 +146,7 @@ class VideoTracker:
         self._face = self._pose = None
 
     # ------------------------------------------------------------------------------------------
-    def observe(self, frame: np.ndarray, timestamp_ms: int) -> _Observation:
+    def observe(self, frame: np.ndarray, timestamp_ms: int) -> Observation:
         """MediaPipe's reading of one RGB frame [H, W, 3] uint8 (increasing timestamps)."""
         if self._face is None:
             raise RuntimeError("use VideoTracker as a context manager (`with VideoTracker(...) as t:`)")
@@ -143,8 +160,8 @@ class VideoTracker:
                 if p.visibility >= self.cfg.min_shoulder_visibility:
                     sh[j] = (p.x * w, p.y * h)
         if r is None:
-            return _Observation(None, sh, None)
-        return _Observation(r.landmarks[:, :2] * np.array([w, h]), sh, r.expression)
+            return Observation(None, sh, None)
+        return Observation(r.landmarks[:, :2] * np.array([w, h]), sh, r.expression)
 
     def track_video(self, path: str | Path) -> TrackResult:
         """Track the video file at ``path`` (see :func:`~aniportrait_hub.video.read_video` for
@@ -158,9 +175,17 @@ class VideoTracker:
     def track_frames(self, frames: Iterable[np.ndarray], fps: float, messages: list[str] | None = None,
                      total: int | None = None) -> TrackResult:
         """Track a clip given as RGB frames [H, W, 3] uint8 at ``fps``."""
-        messages = list(messages or [])
+        if self._face is None:
+            raise RuntimeError("use VideoTracker as a context manager (`with VideoTracker(...) as t:`)")
+        self._new_clip()
         obs = [self.observe(f, round(1000 * i / fps))
                for i, f in enumerate(tqdm(frames, total=total, desc="tracking", unit="frame"))]
+        return self.track_observations(obs, fps, messages)
+
+    def track_observations(self, obs: list[Observation], fps: float,
+                           messages: list[str] | None = None) -> TrackResult:
+        """The fit, expression and smoothing of a clip's :meth:`observe` readings."""
+        messages = list(messages or [])
         if not obs:
             raise TrackingError("the clip has no frames")
         found = np.array([o.face is not None for o in obs])
@@ -175,7 +200,7 @@ class VideoTracker:
         shoulders = np.stack([obs[i].shoulders for i in src])
         if np.isnan(shoulders).all():
             messages.append("no shoulders seen: the shoulder pose stays at rest")
-        fit = self._fit(face, shoulders)
+        fit = self.fit(face, shoulders)
         exp = self._expression(fit, [obs[i].blendshapes for i in src])
         eul, cam = fit["joint_eulers"], fit["camera"]
         if self.cfg.smoothing > 0:
@@ -187,7 +212,7 @@ class VideoTracker:
             exp = np.clip(exp, 0, 1)
         seq = DrivingSequence(torch.from_numpy(exp).float(), torch.from_numpy(eul).float(),
                               torch.from_numpy(cam).float(), float(fps), basis)
-        return TrackResult(seq, found, fit["residual"], messages)
+        return TrackResult(seq, found, fit["residual"], fit["expression"], messages)
 
     # ------------------------------------------------------------------------------------------
     def _uses_blendshapes(self) -> bool:
@@ -207,8 +232,10 @@ class VideoTracker:
                                 "model's: pass a LabelFitter built on the model's face model")
         return fit["expression"].astype(np.float32)
 
-    def _fit(self, face: np.ndarray, shoulders: np.ndarray, res: int = 256) -> dict[str, np.ndarray]:
-        """The label fit of every frame: a cold fit of the first, then warm-started chunks."""
+    def fit(self, face: np.ndarray, shoulders: np.ndarray, res: int = 256) -> dict[str, np.ndarray]:
+        """The label fit of every frame (face [T, 478, 2], shoulders [T, 2, 2] pixels, NaN where
+        unseen): a cold fit of the first, then warm-started chunks -> joint_eulers, camera,
+        expression (the fitter's units), residual, each [T, ...]."""
         f = self.fitter
         first = f.fit(face[:1], shoulders[:1], res)
         state = first.state
