@@ -80,3 +80,18 @@ def test_bad_drivers_are_refused_by_name(tmp_path, capsys):
     assert main(["--authors", str(tmp_path), "--out", str(tmp_path / "x.mp4")]) == 2
     assert "holds none of" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["blank.mp4", "notes.mp4"]  # nothing half-written
+
+
+def test_track_writes_a_sequence_and_the_authors_files(talking, tmp_path):
+    from aniportrait_hub.pipelines.animation import DrivingSequence, sequence_from_authors_files
+    from aniportrait_hub.track import main as track
+
+    silent, _ = talking
+    out, authors = tmp_path / "seq.npz", tmp_path / "authors"
+    assert track(["--video", str(silent), "--out", str(out), "--authors_dir", str(authors)]) == 0
+    seq = DrivingSequence.load(out)
+    assert len(seq) == 12 and seq.fps == 12.5 and seq.expression_basis == "arkit52"
+    back = sequence_from_authors_files(pose_path=authors / "joint_eulers.npy", cam_path=authors / "camera_pose.npy",
+                                       n_interval=1, fps=12.5)  # 12 rows: one per frame, not keyframes
+    assert torch.allclose(back.joint_eulers, seq.joint_eulers, atol=1e-6)
+    assert track(["--video", str(silent), "--out", str(out)]) == 2  # exists: refused

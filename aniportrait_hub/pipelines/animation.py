@@ -5,7 +5,8 @@ One ``.npz`` per sequence: ``expression [T, E]``, ``joint_eulers [T, 6, 3]``, ``
 ``.npy`` keyframes (``expression.npy`` [K, 64] BFM, ``headpose.npy`` / ``shoulderpose.npy`` /
 ``pose.npy`` [K, 6, 3], ``camera_pose.npy`` [K, 2]) and real tracks of the same layouts;
 :func:`sequence_from_authors_files` imports them: keyframe tracks are interpolated linearly with
-``n_interval`` frames per gap, real tracks play one row per frame.
+``n_interval`` frames per gap, real tracks play one row per frame; :func:`sequence_to_authors_files`
+exports a sequence to them.
 """
 
 from __future__ import annotations
@@ -92,6 +93,26 @@ def _play(track: np.ndarray, n_interval: int) -> np.ndarray:
     lo = np.floor(pos).astype(int).clip(max=k - 2)
     w = (pos - lo).reshape(-1, *([1] * (track.ndim - 1)))
     return (1 - w) * track[lo] + w * track[lo + 1]
+
+
+def sequence_to_authors_files(seq: DrivingSequence, folder: str | Path, overwrite: bool = False) -> list[Path]:
+    """Export ``seq`` as the authors' real-track files in ``folder`` (their generator's
+    ``--pose_path`` / ``--cam_path`` / ``--exp_path`` inputs): ``joint_eulers.npy`` [T, 6, 3]
+    (relative to the canonical mean pose, as their keyframes), ``camera_pose.npy`` [T, 2], and
+    ``expression.npy`` [T, 64] only for a BFM sequence (their expressions are BFM coefficients;
+    another basis has no meaning there). Returns the files written; existing files are refused
+    unless ``overwrite``."""
+    folder = Path(folder)
+    arrays = {"joint_eulers.npy": seq.joint_eulers.numpy(), "camera_pose.npy": seq.camera.numpy()}
+    if seq.expression_basis == "bfm09":
+        arrays["expression.npy"] = seq.expression.numpy()
+    paths = [folder / name for name in arrays]
+    if not overwrite and any(p.exists() for p in paths):
+        raise FileExistsError(f"{[str(p) for p in paths if p.exists()]} exist; pass overwrite to replace them")
+    folder.mkdir(parents=True, exist_ok=True)
+    for p, arr in zip(paths, arrays.values()):
+        np.save(p, arr.astype(np.float32))
+    return paths
 
 
 def shoulders_look_absolute(joint_eulers: np.ndarray, tol: float = 0.35) -> bool:

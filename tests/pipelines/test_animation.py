@@ -11,6 +11,7 @@ from aniportrait_hub.pipelines.animation import (
     DrivingSequence,
     absolute_to_relative,
     sequence_from_authors_files,
+    sequence_to_authors_files,
     shoulders_look_absolute,
 )
 
@@ -56,3 +57,20 @@ def test_round_trip_and_bad_files(tmp_path):
         DrivingSequence(torch.zeros(3, 52), torch.zeros(3, 6, 3), torch.zeros(2, 2), 25.0, "arkit52")
     assert torch.allclose(absolute_to_relative(torch.zeros(1, 6, 3))[0, 3], torch.tensor([0.0, 0.0, -0.1554]),
                           atol=1e-6)
+
+
+@needs_ref
+def test_export_to_the_authors_files_and_back(tmp_path):
+    d = REF / "real_sample1"
+    seq = sequence_from_authors_files(d / "expression.npy", d / "joint_eulers.npy", d / "camera_pose.npy", fps=12.5)
+    written = sequence_to_authors_files(seq, tmp_path / "bfm")
+    assert sorted(p.name for p in written) == ["camera_pose.npy", "expression.npy", "joint_eulers.npy"]
+    back = sequence_from_authors_files(*(tmp_path / "bfm" / n for n in ("expression.npy", "joint_eulers.npy",
+                                                                       "camera_pose.npy")), fps=12.5)
+    for name in ("expression", "joint_eulers", "camera"):
+        assert torch.allclose(getattr(back, name), getattr(seq, name), atol=1e-6), name
+    with pytest.raises(FileExistsError):
+        sequence_to_authors_files(seq, tmp_path / "bfm")
+    arkit = DrivingSequence(torch.rand(4, 52), torch.zeros(4, 6, 3), torch.full((4, 2), 1.5), 25.0, "arkit52")
+    names = sorted(p.name for p in sequence_to_authors_files(arkit, tmp_path / "arkit"))
+    assert names == ["camera_pose.npy", "joint_eulers.npy"]  # their expression files are BFM only
