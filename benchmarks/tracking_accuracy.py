@@ -1,6 +1,7 @@
 """Tracking accuracy on synthetic clips with known per-frame labels (issue: video driving).
 
 ``python benchmarks/tracking_accuracy.py [--clips 10] [--seconds 5] [--out benchmarks/results/tracking_accuracy.json]``
+``python benchmarks/tracking_accuracy.py --example examples/driving/synthetic_talk`` (the shipped clip)
 
 Each clip is one held-out person of the synthetic builder (sample 9 + 10 k of seed 0, never a
 teacher identity) talking and turning: head roll / yaw / pitch as sums of two sinusoids
@@ -100,6 +101,27 @@ def blink_scores(true: np.ndarray, got: np.ndarray, threshold: float = 0.4) -> t
     return len(lab), found, false
 
 
+def write_example(stem: Path, seconds: float, fps: float, res: int) -> int:
+    """Clip 0 (held-out person 9) as ``stem``.mp4 and its labels as ``stem``_labels.npz."""
+    import torch
+
+    from aniportrait_hub.body import FaceModel
+    from aniportrait_hub.data.synthesize import SynthConfig, SyntheticRenderer
+    from aniportrait_hub.pipelines.animation import DrivingSequence
+    from aniportrait_hub.video import write_video
+
+    names = list(FaceModel.from_open_default().exp_names)
+    lab = clip_labels(0, int(round(seconds * fps)), fps, names)
+    frames = render_clip(SyntheticRenderer(SynthConfig(seed=0, res=res)), 9, lab)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    video = write_video(stem.with_suffix(".mp4"), frames, fps)
+    labels = stem.with_name(stem.name + "_labels.npz")
+    DrivingSequence(*(torch.from_numpy(lab[k]).float() for k in ("expression", "joint_eulers", "camera")), fps,
+                    "arkit52").save(labels)
+    print(f"wrote {video}, {labels}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     from aniportrait_hub.body import BodyModel, FaceModel
     from aniportrait_hub.data.synthesize import SynthConfig, SyntheticRenderer
@@ -111,7 +133,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fps", type=float, default=12.5)
     p.add_argument("--res", type=int, default=320)
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/tracking_accuracy.json"))
+    p.add_argument("--example", type=Path, default=None,
+                   help="only write clip 0 here as NAME.mp4 with its labels NAME_labels.npz (a DrivingSequence), "
+                        "e.g. examples/driving/synthetic_talk")
     a = p.parse_args(argv)
+    if a.example is not None:
+        return write_example(a.example, a.seconds, a.fps, 256)
     face = FaceModel.from_open_default()
     body = BodyModel.from_open_default()
     names = list(face.exp_names)
