@@ -18,7 +18,11 @@ from memory (no video compression). Reported, per clip and overall:
   landmark-fit path;
 - per-unit Pearson correlation of the 10 most active units, both paths;
 - jitter on a still clip (the same person, neutral and unmoving): mean frame-to-frame change of
-  the head angles (deg) and of the expression, without and with smoothing 0.5.
+  the head angles (deg) and of the expression, without and with smoothing 0.5;
+- a real face: skimage's astronaut photo under known image rotations and zooms, the tracked
+  roll against the rotation (:func:`astronaut_roll`).
+
+The clips and their labels come from :mod:`aniportrait_hub.evaluation.tracking`.
 """
 
 from __future__ import annotations
@@ -32,73 +36,28 @@ from pathlib import Path
 import numpy as np
 
 from aniportrait_hub.data.fit import head_orientations
-
-ROTATION_DEG = {"roll": 8.0, "yaw": 25.0, "pitch": 12.0}
-#: Units a clip may add beside talking, blinking, smiling and the brow raise.
-EXTRA_UNITS = ("browDownLeft", "browDownRight", "eyeWideLeft", "eyeWideRight", "eyeSquintLeft", "eyeSquintRight",
-               "mouthPucker", "mouthFunnel", "mouthFrownLeft", "mouthFrownRight", "cheekPuff", "mouthStretchLeft")
+from aniportrait_hub.evaluation.tracking import blink_scores, clip_labels, render_clip, rotated_clip
 
 
-def clip_labels(k: int, n: int, fps: float, exp_names: list[str], still: bool = False) -> dict[str, np.ndarray]:
-    """Per-frame labels of clip ``k``: expression [n, E], joint_eulers [n, 6, 3], camera [n, 2]."""
-    rng = np.random.default_rng([7, k])
+def astronaut_roll(tracker, body, fps: float) -> dict:
+    """skimage's astronaut photo rotated by 15 deg * sin(pi t) and zoomed by 1 + 0.15 sin(...)
+    over 2 s: the tracked head roll (seen from the camera, relative to the first frame) against
+    the rotation, and how steady the expression reading stays."""
+    from skimage import data
+
+    n = int(round(2 * fps))
     t = np.arange(n) / fps
-    eul = np.zeros((n, 6, 3))
-    exp = np.zeros((n, len(exp_names)))
-    cam = np.full((n, 2), math.pi / 2)
-    if still:
-        return {"expression": exp, "joint_eulers": eul, "camera": cam}
-
-    def wave(amp_deg):
-        f = rng.uniform(0.15, 0.45, 2)
-        ph = rng.uniform(0, 2 * math.pi, 2)
-        w = np.sin(2 * math.pi * f[0] * t + ph[0]) + 0.5 * np.sin(2 * math.pi * f[1] * t + ph[1])
-        return np.radians(amp_deg) * w / 1.5
-
-    for axis, name in enumerate(("roll", "yaw", "pitch")):  # Euler [z, y, x] of the head joint
-        eul[:, 3, axis] = wave(ROTATION_DEG[name])
-    for j in (1, 2, 4, 5):  # collars and shoulders: z rotation
-        eul[:, j, 0] = wave(8.0)
-    ix = exp_names.index
-    syll = np.clip(np.sin(2 * math.pi * rng.uniform(2.0, 3.0) * t), 0, None) * rng.uniform(0.4, 0.9)
-    talk = (np.sin(2 * math.pi * 0.3 * t + rng.uniform(0, 6)) > -0.3)  # pauses
-    exp[:, ix("jawOpen")] = syll * talk
-    exp[:, ix("mouthSmileLeft")] = exp[:, ix("mouthSmileRight")] = np.clip(wave(0.6 * 180 / math.pi), 0, None)
-    exp[:, ix("browInnerUp")] = np.clip(wave(0.5 * 180 / math.pi), 0, None)
-    for u in rng.choice(EXTRA_UNITS, 4, replace=False):  # four more units, slow and sparse
-        exp[:, ix(u)] = np.clip(wave(0.7 * 180 / math.pi), 0, None)
-    start = rng.uniform(0.3, 1.2)
-    for tb in np.arange(start, t[-1], rng.uniform(1.6, 2.4)):
-        i = int(round(tb * fps))
-        exp[i:i + 2, ix("eyeBlinkLeft")] = exp[i:i + 2, ix("eyeBlinkRight")] = 1.0
-    return {"expression": exp, "joint_eulers": eul, "camera": cam}
-
-
-def render_clip(renderer, index: int, labels: dict[str, np.ndarray]) -> list[np.ndarray]:
-    """RGB frames on white of person ``index`` under each frame's labels (the fixed light)."""
-    from aniportrait_hub.data.canonical import FIXED_LIGHT
-
-    frames = []
-    for i in range(len(labels["camera"])):
-        _, imgs = renderer.render(index, labels={k: v[i] for k, v in labels.items()}, light=FIXED_LIGHT)
-        rgba = imgs["rgba"].astype(np.float64) / 255
-        a = rgba[..., 3:]
-        frames.append((255 * (rgba[..., :3] * a + (1 - a))).round().astype(np.uint8))
-    return frames
-
-
-def blink_scores(true: np.ndarray, got: np.ndarray, threshold: float = 0.4) -> tuple[int, int, int]:
-    """(labelled blinks, detected, false detections): a blink is a run of frames labelled 1; it is
-    detected when ``got`` exceeds ``threshold`` within one frame of it; a false detection is a run
-    above threshold more than one frame from every labelled blink."""
-    def runs(x):
-        idx = np.flatnonzero(np.diff(np.r_[0, x.astype(int), 0]))
-        return list(zip(idx[::2], idx[1::2]))
-
-    lab, hit = runs(true > 0.5), runs(got > threshold)
-    found = sum(any(h0 <= e + 1 and h1 >= s - 1 for h0, h1 in hit) for s, e in lab)
-    false = sum(not any(h0 <= e + 1 and h1 >= s - 1 for s, e in lab) for h0, h1 in hit)
-    return len(lab), found, false
+    angles = 15 * np.sin(math.pi * t)
+    zooms = 1 + 0.15 * np.sin(2 * math.pi * t / 1.3)
+    res = tracker.track_frames(rotated_clip(data.astronaut(), angles, zooms, (250, 150)), fps)
+    _, cam = head_orientations(body, res.sequence.joint_eulers.numpy(), res.sequence.camera.numpy())
+    roll = np.degrees(cam[:, 0] - cam[0, 0])
+    e = res.sequence.expression.numpy()
+    top = np.argsort(-e.mean(0))[:3]
+    names = tracker.exp_names
+    return {"frames": n, "faces_found": float(res.found.mean()), "roll_slope": float(np.polyfit(angles, roll, 1)[0]),
+            "roll_error_deg": float(np.abs(roll - angles).mean()),
+            "strongest_units": {names[i]: {"mean": float(e[:, i].mean()), "std": float(e[:, i].std())} for i in top}}
 
 
 def write_example(stem: Path, seconds: float, fps: float, res: int) -> int:
@@ -189,6 +148,8 @@ def main(argv: list[str] | None = None) -> int:
                 "head_deg_per_frame": float(np.degrees(np.abs(np.diff(cam_o, axis=0))).mean()),
                 "expression_per_frame": float(np.abs(np.diff(seq.expression.numpy(), axis=0)).mean())}
         tracker.cfg.smoothing = 0.0
+        astronaut = astronaut_roll(tracker, body, a.fps)
+        print("astronaut", json.dumps(astronaut), flush=True)
     true, blend, lm = (np.concatenate(x) for x in (all_true, all_blend, all_lm))
     active = np.argsort(-true.std(0))[:10]
 
@@ -208,9 +169,9 @@ def main(argv: list[str] | None = None) -> int:
             "blinks_labelled": int(b[0]), "blinks_detected": int(b[1]), "false_blinks": int(b[2]),
             "unit_correlation": {names[u]: corr(true[:, u], e[:, u]) for u in active}}
     out = {"clips": a.clips, "seconds": a.seconds, "fps": a.fps, "resolution": a.res, "summary": summary,
-           "jitter_still_clip": jitter, "per_clip": per_clip,
+           "jitter_still_clip": jitter, "real_face_rotated": astronaut, "per_clip": per_clip,
            "time_s": {"render": t_render, "track": t_track, "track_fps": a.clips * n / t_track}}
-    print(json.dumps({k: out[k] for k in ("summary", "jitter_still_clip", "time_s")}, indent=1))
+    print(json.dumps({k: out[k] for k in ("summary", "jitter_still_clip", "real_face_rotated", "time_s")}, indent=1))
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text(json.dumps(out, indent=1))
     print(f"wrote {a.out}")
