@@ -4,8 +4,8 @@ from aniportrait_hub.tracking.blendshapes import (ARKIT_PREDICTED, FACE_LANDMARK
                                                   BlendshapeTracker, TrackingError, face_landmarker_path)
 from aniportrait_hub.tracking.retarget import neutral_expression, retarget
 from aniportrait_hub.tracking.smoothing import OneEuroFilter, smooth_sequence
-from aniportrait_hub.tracking.video_tracker import TrackConfig, TrackResult, VideoTracker
+from aniportrait_hub.tracking.video_tracker import LiveReading, LiveTracker, TrackConfig, TrackResult, VideoTracker
 
 __all__ = ["ARKIT_PREDICTED", "FACE_LANDMARKER_SHA256", "BlendshapeReading", "BlendshapeTracker", "TrackingError",
            "face_landmarker_path", "neutral_expression", "retarget", "OneEuroFilter", "smooth_sequence",
-           "TrackConfig", "TrackResult", "VideoTracker"]
+           "LiveReading", "LiveTracker", "TrackConfig", "TrackResult", "VideoTracker"]
