@@ -78,6 +78,8 @@ class BlendshapeReading:
     """[478, 3] normalised image landmarks (x, y in [0, 1], z relative)."""
     transform: np.ndarray | None
     """[4, 4] the face's transform in MediaPipe's canonical-face frame (cm), or None."""
+    faces: int = 1
+    """Faces found in the image (the largest is the one read)."""
 
 
 class BlendshapeTracker:
@@ -89,10 +91,12 @@ class BlendshapeTracker:
         video: frames of one video or stream (mediapipe tracks between them; ``read`` then
             needs increasing ``timestamp_ms``); False: independent photos.
         min_confidence: face detection / presence confidence.
+        num_faces: faces looked for; where several are found the largest is read (its
+            :attr:`BlendshapeReading.faces` says how many there were).
     """
 
     def __init__(self, exp_names: list[str], model_path: str | Path | None = None, video: bool = False,
-                 min_confidence: float = 0.5):
+                 min_confidence: float = 0.5, num_faces: int = 1):
         from mediapipe.tasks.python import BaseOptions, vision
 
         if not exp_names:
@@ -102,7 +106,7 @@ class BlendshapeTracker:
         opts = vision.FaceLandmarkerOptions(
             base_options=BaseOptions(model_asset_path=str(face_landmarker_path(model_path))),
             running_mode=vision.RunningMode.VIDEO if video else vision.RunningMode.IMAGE,
-            num_faces=1, min_face_detection_confidence=min_confidence,
+            num_faces=num_faces, min_face_detection_confidence=min_confidence,
             min_face_presence_confidence=min_confidence, min_tracking_confidence=min_confidence,
             output_face_blendshapes=True, output_facial_transformation_matrixes=True)
         try:
@@ -129,13 +133,17 @@ class BlendshapeTracker:
             res = self._landmarker.detect(frame)
         if not res.face_blendshapes:
             return None
-        scores = {c.category_name: c.score for c in res.face_blendshapes[0]}
+        # The largest face (landmark box area in pixels) where several are found.
+        sizes = [np.ptp([p.x * image.shape[1] for p in f]) * np.ptp([p.y * image.shape[0] for p in f])
+                 for f in res.face_landmarks]
+        k = int(np.argmax(sizes))
+        scores = {c.category_name: c.score for c in res.face_blendshapes[k]}
         exp = np.array([scores.get(n, 0.0) for n in self.exp_names], dtype=np.float32)
         read = np.array([n in scores for n in self.exp_names])
-        lm = np.array([(p.x, p.y, p.z) for p in res.face_landmarks[0]], dtype=np.float32)
-        tf = np.asarray(res.facial_transformation_matrixes[0], dtype=np.float32) \
+        lm = np.array([(p.x, p.y, p.z) for p in res.face_landmarks[k]], dtype=np.float32)
+        tf = np.asarray(res.facial_transformation_matrixes[k], dtype=np.float32) \
             if res.facial_transformation_matrixes else None
-        return BlendshapeReading(exp, read, lm, tf)
+        return BlendshapeReading(exp, read, lm, tf, len(sizes))
 
     def close(self) -> None:
         self._landmarker.close()

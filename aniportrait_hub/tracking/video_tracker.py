@@ -57,6 +57,9 @@ class TrackConfig:
     expression_source: str = "auto"
     """``blendshapes`` (MediaPipe's ARKit scores by name), ``landmarks`` (the label fit's units)
     or ``auto``: blendshapes when the model's basis holds the units that model predicts."""
+    max_faces: int = 2
+    """Faces looked for in a frame; where several are found the largest is tracked (a message
+    counts those frames). 1 is cheaper but lets MediaPipe pick which."""
     min_shoulder_visibility: float = 0.5
     """Pose landmarks 11 / 12 below this visibility count as unseen (the face alone decides)."""
 
@@ -88,6 +91,8 @@ class Observation:
     """[2, 2] pose landmarks 11 and 12 in pixels, NaN where unseen."""
     blendshapes: np.ndarray | None
     """[E] the blendshape scores in the tracker's ``exp_names`` order (None: no face)."""
+    faces: int = 0
+    """Faces found (the largest is the one read)."""
 
 
 class VideoTracker:
@@ -125,7 +130,7 @@ class VideoTracker:
     def __enter__(self) -> VideoTracker:
         import mediapipe as mp
 
-        self._face = BlendshapeTracker(self.exp_names, self._model_path, video=True)
+        self._face = BlendshapeTracker(self.exp_names, self._model_path, video=True, num_faces=self.cfg.max_faces)
         self._pose = mp.solutions.pose.Pose(static_image_mode=False, model_complexity=1)
         self._clip_started = False
         return self
@@ -133,10 +138,9 @@ class VideoTracker:
     def _new_clip(self) -> None:
         """MediaPipe's video mode follows one clip (increasing timestamps, tracking between
         frames): a second clip gets fresh models."""
-        if self._clip_started:
+        if self._clip_started:  # observe() has been called since the models were opened
             self.__exit__()
             self.__enter__()
-        self._clip_started = True
 
     def __exit__(self, *exc) -> None:
         if self._face is not None:
@@ -151,6 +155,7 @@ class VideoTracker:
         if self._face is None:
             raise RuntimeError("use VideoTracker as a context manager (`with VideoTracker(...) as t:`)")
         h, w = frame.shape[:2]
+        self._clip_started = True
         r = self._face.read(frame, timestamp_ms)
         sh = np.full((2, 2), np.nan)
         pose = self._pose.process(np.ascontiguousarray(frame)).pose_landmarks
@@ -161,7 +166,7 @@ class VideoTracker:
                     sh[j] = (p.x * w, p.y * h)
         if r is None:
             return Observation(None, sh, None)
-        return Observation(r.landmarks[:, :2] * np.array([w, h]), sh, r.expression)
+        return Observation(r.landmarks[:, :2] * np.array([w, h]), sh, r.expression, r.faces)
 
     def track_video(self, path: str | Path) -> TrackResult:
         """Track the video file at ``path`` (see :func:`~aniportrait_hub.video.read_video` for
@@ -193,6 +198,9 @@ class VideoTracker:
             raise TrackingError(f"no face found in any of the {len(obs)} frames")
         if not found.all():
             messages.append(f"no face in {int((~found).sum())} of {len(obs)} frames: they hold the last pose")
+        crowded = sum(o.faces > 1 for o in obs)
+        if crowded:
+            messages.append(f"several faces in {crowded} of {len(obs)} frames: the largest was tracked")
         # Frames without a face take the nearest earlier one's (the first found for a leading run).
         src = np.maximum.accumulate(np.where(found, np.arange(len(obs)), -1))
         src[src < 0] = int(np.argmax(found))

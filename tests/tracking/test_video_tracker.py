@@ -90,3 +90,34 @@ def test_live_frames_one_at_a_time_follow_the_clip(face):
     _, got = head_orientations(body, eul, cam)
     err = np.degrees(np.abs(got - true)).mean(0)
     assert (err < 4.5).all(), err  # causal, one fit a frame: measured 0.8 / 3.9 / 2.3 deg (batch fit: 0.5 / 1.8 / 2.2)
+
+
+def test_of_several_faces_the_largest_is_tracked_with_a_note(face):
+    """Two people in the frame: the astronaut large, a small copy beside her."""
+    from PIL import Image
+    from skimage import data
+
+    big = Image.fromarray(data.astronaut()).crop((100, 0, 400, 300))
+    frame = Image.new("RGB", (520, 300), (255, 255, 255))
+    frame.paste(big, (0, 0))
+    frame.paste(big.resize((210, 210)), (310, 90))
+    frames = [np.asarray(frame)] * 3
+    with VideoTracker(list(face.exp_names)) as tracker:
+        obs = tracker.observe(frames[0], 0)
+        res = tracker.track_frames(frames, 12.5)
+    assert obs.faces == 2 and obs.face[:, 0].mean() < 300  # the big face on the left
+    assert any("several faces in 3 of 3 frames" in m for m in res.messages)
+
+
+def test_frames_without_a_face_hold_the_last_pose(face):
+    from aniportrait_hub.video import read_video
+
+    _, frames = read_video(CLIP, max_seconds=1.0)
+    frames = list(frames)
+    frames[5:8] = [np.full_like(frames[0], 255)] * 3
+    with VideoTracker(list(face.exp_names)) as tracker:
+        res = tracker.track_frames(frames, 12.5)
+    assert res.found.tolist() == [True] * 5 + [False] * 3 + [True] * (len(frames) - 8)
+    assert any("no face in 3 of" in m for m in res.messages)
+    eul = res.sequence.joint_eulers
+    assert torch.allclose(eul[5], eul[4], atol=0.02) and torch.allclose(eul[7], eul[4], atol=0.02)
