@@ -117,7 +117,7 @@ def run(cfg: DriveConfig) -> list[Path]:
 
     from aniportrait_hub.pretrained import load_pipeline
     from aniportrait_hub.tracking import retarget
-    from aniportrait_hub.video import read_video, write_video
+    from aniportrait_hub.video import depth_image, read_video, write_video
 
     _sources(cfg)
     if not 0 <= cfg.psi <= 1:
@@ -156,14 +156,12 @@ def run(cfg: DriveConfig) -> list[Path]:
     depths: list[np.ndarray] = []
 
     def frames() -> Iterator[np.ndarray]:
-        from aniportrait_hub.generate import _depth_png
-
         for t in tqdm(range(len(seq)), desc="driving", unit="frame"):
             with torch.no_grad():
                 out = pipe.render_frame(identity, exp[t:t + 1], seq.joint_eulers[t:t + 1], seq.camera[t:t + 1],
                                         cfg.resolution, low_res=False)
             if cfg.depth:
-                d = _depth_png(out.depth[0, 0].cpu().numpy(), out.mask[0, 0].cpu().numpy())
+                d = depth_image(out.depth[0, 0].cpu().numpy(), out.mask[0, 0].cpu().numpy())
                 depths.append(np.repeat(d[..., None], 3, -1))
             yield (out.image[0].permute(1, 2, 0).clamp(0, 1).cpu().numpy() * 255).round().astype(np.uint8)
 

@@ -78,16 +78,6 @@ def load_pipeline(model: str):
     return load(model)
 
 
-def _depth_png(depth: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Depth [H, W] -> uint8, near = bright, background black."""
-    fg = mask > 0.5 * mask.max() if mask.max() > 0 else mask > 0
-    out = np.zeros(depth.shape, np.uint8)
-    if fg.any():
-        lo, hi = depth[fg].min(), depth[fg].max()
-        out[fg] = (255 * (1 - (depth[fg] - lo) / max(hi - lo, 1e-6))).clip(0, 255).astype(np.uint8)
-    return out
-
-
 def _claim(path: Path, overwrite: bool) -> Path:
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path} exists; pass --overwrite to replace it")
@@ -100,7 +90,7 @@ def run(cfg: GenerateConfig) -> list[Path]:
     from tqdm.auto import tqdm
 
     from aniportrait_hub.pipelines.animation import sequence_from_authors_files
-    from aniportrait_hub.video import write_video
+    from aniportrait_hub.video import depth_image, write_video
 
     seeds = parse_seeds(cfg.seeds)
     if not 0 <= cfg.psi <= 1:
@@ -118,7 +108,7 @@ def run(cfg: GenerateConfig) -> list[Path]:
                 imageio.imwrite(_claim(path, cfg.overwrite), (img * 255).round().astype(np.uint8))
                 written.append(path)
             path = _claim(Path(f"{stem}_depth.png"), cfg.overwrite)
-            imageio.imwrite(path, _depth_png(out.depth[0], out.mask[0]))
+            imageio.imwrite(path, depth_image(out.depth[0], out.mask[0]))
             written.append(path)
         return written
 

@@ -42,6 +42,17 @@ def has_audio(path: str | Path) -> bool:
     return "Audio:" in r.stderr
 
 
+def depth_image(depth: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """A depth map [H, W] as a picture: uint8, near = bright, background black (the frame's own
+    depth range, over the pixels the mask covers)."""
+    fg = mask > 0.5 * mask.max() if mask.max() > 0 else mask > 0
+    out = np.zeros(depth.shape, np.uint8)
+    if fg.any():
+        lo, hi = depth[fg].min(), depth[fg].max()
+        out[fg] = (255 * (1 - (depth[fg] - lo) / max(hi - lo, 1e-6))).clip(0, 255).astype(np.uint8)
+    return out
+
+
 class VideoReadError(ValueError):
     """A file that cannot be read as a video (the message says why)."""
 
