@@ -177,6 +177,11 @@ class VideoTracker:
         total = max(1, round(info.seconds * info.fps)) if info.seconds else None
         return self.track_frames(frames, info.fps, messages=list(info.messages), total=total)
 
+    def track_photo(self, image: np.ndarray) -> TrackResult:
+        """One photo (RGB [H, W, 3] uint8) as a one-frame sequence: its expression, head and
+        shoulder joints and camera (the pose a driven portrait would copy)."""
+        return self.track_frames([image], 1.0)
+
     def track_frames(self, frames: Iterable[np.ndarray], fps: float, messages: list[str] | None = None,
                      total: int | None = None) -> TrackResult:
         """Track a clip given as RGB frames [H, W, 3] uint8 at ``fps``."""

@@ -121,3 +121,19 @@ def test_frames_without_a_face_hold_the_last_pose(face):
     assert any("no face in 3 of" in m for m in res.messages)
     eul = res.sequence.joint_eulers
     assert torch.allclose(eul[5], eul[4], atol=0.02) and torch.allclose(eul[7], eul[4], atol=0.02)
+
+
+def test_a_single_photo_gives_a_one_frame_sequence(face):
+    from aniportrait_hub.video import read_video
+
+    labels = DrivingSequence.load(CLIP.with_name("synthetic_talk_labels.npz"))
+    _, frames = read_video(CLIP)
+    photo = next(iter(frames))
+    with VideoTracker(list(face.exp_names)) as tracker:
+        res = tracker.track_photo(photo)
+    seq = res.sequence
+    assert len(seq) == 1 and res.found.all() and seq.expression_basis == "arkit52"
+    body = BodyModel.from_open_default()
+    _, true = head_orientations(body, labels.joint_eulers[:1].numpy(), labels.camera[:1].numpy())
+    _, got = head_orientations(body, seq.joint_eulers.numpy(), seq.camera.numpy())
+    assert np.degrees(np.abs(got - true)).max() < 4.0
