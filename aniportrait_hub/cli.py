@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 
 def run_command(action: Callable[[], str], errors: tuple[type[BaseException], ...]) -> int:
@@ -16,3 +17,14 @@ def run_command(action: Callable[[], str], errors: tuple[type[BaseException], ..
         return 2
     print(message)
     return 0
+
+
+def claim_output(path: str | Path, overwrite: bool, suffix: str | None = None) -> Path:
+    """``path`` as an output the command may write: refused (before any work) when it exists and
+    ``overwrite`` is off, or when it does not end in ``suffix``."""
+    path = Path(path)
+    if suffix is not None and path.suffix.lower() != suffix:
+        raise ValueError(f"{path}: this is written as {suffix}")
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path} exists; pass --overwrite to replace it")
+    return path

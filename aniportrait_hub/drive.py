@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from aniportrait_hub.cli import run_command
+from aniportrait_hub.cli import claim_output, run_command
 
 #: The authors' file names in a driving folder (``examples/driving/real_sample1`` layout),
 #: first match of each.
@@ -102,18 +102,9 @@ def load_driving(cfg: DriveConfig, exp_names: list[str]):
     return sequence_from_authors_files(**paths, n_interval=1, fps=12.5), []
 
 
-def _claim(path: Path, overwrite: bool) -> Path:
-    if path.suffix.lower() != ".mp4":
-        raise ValueError(f"{path}: videos are written as .mp4")
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} exists; pass --overwrite to replace it")
-    return path
-
-
 def run(cfg: DriveConfig) -> list[Path]:
     """Drive as configured; returns the files written."""
     import torch
-    from tqdm.auto import tqdm
 
     from aniportrait_hub.pretrained import load_pipeline
     from aniportrait_hub.tracking import retarget
@@ -126,11 +117,11 @@ def run(cfg: DriveConfig) -> list[Path]:
         raise ValueError(f"--resolution {cfg.resolution} outside [16, 1024]")
     if cfg.side_by_side and cfg.video is None:
         raise ValueError("--side_by_side needs a --video driver")
-    outputs = [_claim(Path(cfg.out), cfg.overwrite)]
+    outputs = [claim_output(cfg.out, cfg.overwrite, ".mp4")]
     if cfg.depth:
-        outputs.append(_claim(Path(cfg.out).with_name(Path(cfg.out).stem + "_depth.mp4"), cfg.overwrite))
-    if cfg.save_sequence is not None and Path(cfg.save_sequence).exists() and not cfg.overwrite:
-        raise FileExistsError(f"{cfg.save_sequence} exists; pass --overwrite to replace it")
+        outputs.append(claim_output(Path(cfg.out).with_name(Path(cfg.out).stem + "_depth.mp4"), cfg.overwrite))
+    if cfg.save_sequence is not None:
+        claim_output(cfg.save_sequence, cfg.overwrite)
     pipe = load_pipeline(cfg.model)
     basis = pipe.assets.config.basis_name
     seq, messages = load_driving(cfg, list(pipe.face_model().exp_names))
@@ -152,14 +143,10 @@ def run(cfg: DriveConfig) -> list[Path]:
     if cfg.save_sequence is not None:
         seq.save(cfg.save_sequence)
     identity = pipe.bake_identity(seed=cfg.seed, truncation_psi=cfg.psi)
-    exp = seq.expression if seq.expression_basis == basis else torch.zeros(len(seq), pipe.assets.config.exp_dim)
     depths: list[np.ndarray] = []
 
     def frames() -> Iterator[np.ndarray]:
-        for t in tqdm(range(len(seq)), desc="driving", unit="frame"):
-            with torch.no_grad():
-                out = pipe.render_frame(identity, exp[t:t + 1], seq.joint_eulers[t:t + 1], seq.camera[t:t + 1],
-                                        cfg.resolution, low_res=False)
+        for out in pipe.animate_outputs(identity, seq, cfg.resolution):
             if cfg.depth:
                 d = depth_image(out.depth[0, 0].cpu().numpy(), out.mask[0, 0].cpu().numpy())
                 depths.append(np.repeat(d[..., None], 3, -1))
@@ -213,11 +200,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--save_sequence", type=Path)
     p.add_argument("--overwrite", action="store_true")
     cfg = DriveConfig(**vars(p.parse_args(argv)))
-    from aniportrait_hub.tracking import TrackingError
-    from aniportrait_hub.video import VideoReadError
+    from aniportrait_hub.tracking import INPUT_ERRORS
 
-    return run_command(lambda: "wrote " + ", ".join(str(x) for x in run(cfg)),
-                       (ValueError, FileNotFoundError, FileExistsError, OSError, TrackingError, VideoReadError))
+    return run_command(lambda: "wrote " + ", ".join(str(x) for x in run(cfg)), INPUT_ERRORS)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from aniportrait_hub.cli import run_command
+from aniportrait_hub.cli import claim_output, run_command
 
 
 @dataclasses.dataclass
@@ -78,12 +78,6 @@ def load_pipeline(model: str):
     return load(model)
 
 
-def _claim(path: Path, overwrite: bool) -> Path:
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} exists; pass --overwrite to replace it")
-    return path
-
-
 def run(cfg: GenerateConfig) -> list[Path]:
     """Render as configured; returns the files written."""
     import imageio.v2 as imageio
@@ -105,9 +99,9 @@ def run(cfg: GenerateConfig) -> list[Path]:
             stem = cfg.outdir / f"seed{seed:04d}"
             for path, img in ((Path(f"{stem}.png"), out.images[0]), (Path(f"{stem}_face.png"), out.face_images[0]),
                               (Path(f"{stem}_lowres.png"), out.low_res_images[0])):
-                imageio.imwrite(_claim(path, cfg.overwrite), (img * 255).round().astype(np.uint8))
+                imageio.imwrite(claim_output(path, cfg.overwrite), (img * 255).round().astype(np.uint8))
                 written.append(path)
-            path = _claim(Path(f"{stem}_depth.png"), cfg.overwrite)
+            path = claim_output(Path(f"{stem}_depth.png"), cfg.overwrite)
             imageio.imwrite(path, depth_image(out.depth[0], out.mask[0]))
             written.append(path)
         return written
@@ -123,7 +117,7 @@ def run(cfg: GenerateConfig) -> list[Path]:
                                       shoulders=cfg.shoulders)
     for seed in seeds:
         identity = pipe.bake_identity(seed=seed, truncation_psi=cfg.psi)
-        path = _claim(cfg.outdir / f"seed{seed:04d}.mp4", cfg.overwrite)
+        path = claim_output(cfg.outdir / f"seed{seed:04d}.mp4", cfg.overwrite)
         written.append(write_video(path, pipe.animate(identity, seq, resolution=cfg.resolution), cfg.fps,
                                    overwrite=cfg.overwrite))
     return written

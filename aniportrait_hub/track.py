@@ -17,7 +17,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from aniportrait_hub.cli import run_command
+from aniportrait_hub.cli import claim_output, run_command
 
 
 def run(video: Path, out: Path, authors_dir: Path | None = None, smoothing: float = 0.3, max_seconds: float = 60.0,
@@ -27,11 +27,7 @@ def run(video: Path, out: Path, authors_dir: Path | None = None, smoothing: floa
     from aniportrait_hub.pipelines.animation import sequence_to_authors_files
     from aniportrait_hub.tracking import TrackConfig, VideoTracker
 
-    out = Path(out)
-    if out.suffix != ".npz":
-        raise ValueError(f"{out}: a driving sequence is written as .npz")
-    if out.exists() and not overwrite:
-        raise FileExistsError(f"{out} exists; pass --overwrite to replace it")
+    out = claim_output(out, overwrite, ".npz")
     names = list(FaceModel.from_open_default().exp_names)
     cfg = TrackConfig(smoothing=smoothing, max_seconds=max_seconds, expression_source=expression_source)
     with VideoTracker(names, cfg) as tracker:
@@ -55,11 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--expression_source", default="auto", choices=["auto", "blendshapes", "landmarks"])
     p.add_argument("--overwrite", action="store_true")
     a = p.parse_args(argv)
-    from aniportrait_hub.tracking import TrackingError
-    from aniportrait_hub.video import VideoReadError
+    from aniportrait_hub.tracking import INPUT_ERRORS
 
-    return run_command(lambda: "wrote " + ", ".join(str(x) for x in run(**vars(a))),
-                       (ValueError, FileNotFoundError, FileExistsError, OSError, TrackingError, VideoReadError))
+    return run_command(lambda: "wrote " + ", ".join(str(x) for x in run(**vars(a))), INPUT_ERRORS)
 
 
 if __name__ == "__main__":

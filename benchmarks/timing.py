@@ -16,3 +16,14 @@ def timed(fn, repeats: int, reduce: str = "median") -> float:
         fn()
         times.append(time.perf_counter() - t0)
     return statistics.median(times) if reduce == "median" else min(times)
+
+
+def save_results(path, data: dict) -> None:
+    """Write a benchmark's results as indented JSON at ``path`` (folders made) and say so."""
+    import json
+    from pathlib import Path
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=1))
+    print(f"wrote {path}")

@@ -17,12 +17,16 @@ import argparse
 import json
 import math
 import platform
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+
+sys.path.insert(0, str(Path(__file__).parent))
+from timing import save_results  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -98,9 +102,7 @@ def main(argv: list[str] | None = None) -> int:
             run(DriveConfig(out=Path(tmp) / f"drive{side}.mp4", sequence=seq_path, resolution=side, seed=5))
             res["driving"][f"fps_{side}"] = n / (time.perf_counter() - t0)
         print("driving", json.dumps(res["driving"]), flush=True)
-    a.out.parent.mkdir(parents=True, exist_ok=True)
-    a.out.write_text(json.dumps(res, indent=1))
-    print(f"wrote {a.out}")
+    save_results(a.out, res)
     return 0
 
 

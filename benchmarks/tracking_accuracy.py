@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 import time
 from pathlib import Path
 
@@ -37,6 +38,9 @@ import numpy as np
 
 from aniportrait_hub.data.fit import head_orientations
 from aniportrait_hub.evaluation.tracking import blink_scores, clip_labels, render_clip, rotated_clip
+
+sys.path.insert(0, str(Path(__file__).parent))
+from timing import save_results  # noqa: E402
 
 
 def astronaut_roll(tracker, body, fps: float) -> dict:
@@ -84,7 +88,7 @@ def write_example(stem: Path, seconds: float, fps: float, res: int) -> int:
 def main(argv: list[str] | None = None) -> int:
     from aniportrait_hub.body import BodyModel, FaceModel
     from aniportrait_hub.data.synthesize import SynthConfig, SyntheticRenderer
-    from aniportrait_hub.tracking import TrackConfig, VideoTracker
+    from aniportrait_hub.tracking import VideoTracker
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--clips", type=int, default=10)
@@ -172,9 +176,7 @@ def main(argv: list[str] | None = None) -> int:
            "jitter_still_clip": jitter, "real_face_rotated": astronaut, "per_clip": per_clip,
            "time_s": {"render": t_render, "track": t_track, "track_fps": a.clips * n / t_track}}
     print(json.dumps({k: out[k] for k in ("summary", "jitter_still_clip", "real_face_rotated", "time_s")}, indent=1))
-    a.out.parent.mkdir(parents=True, exist_ok=True)
-    a.out.write_text(json.dumps(out, indent=1))
-    print(f"wrote {a.out}")
+    save_results(a.out, out)
     return 0
 
 

