@@ -23,6 +23,7 @@ import dataclasses
 import logging
 import math
 import os
+import re
 import subprocess
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -36,10 +37,24 @@ def _ffmpeg() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
+def _stream_info(path: str | Path) -> str:
+    """ffmpeg's description of the streams of the media file at ``path`` (its stderr)."""
+    return subprocess.run([_ffmpeg(), "-hide_banner", "-i", str(path)], capture_output=True, text=True).stderr
+
+
 def has_audio(path: str | Path) -> bool:
     """Whether the media file at ``path`` holds an audio stream."""
-    r = subprocess.run([_ffmpeg(), "-hide_banner", "-i", str(path)], capture_output=True, text=True)
-    return "Audio:" in r.stderr
+    return "Audio:" in _stream_info(path)
+
+
+def _variable_rate(streams: str) -> float | None:
+    """The frame rate a variable-rate video stream runs at when it runs fast (ffmpeg's "tbr"),
+    where it differs from its mean ("fps"); None for a constant rate or where unreadable."""
+    m = re.search(r"Video:.*?([0-9.]+) fps, ([0-9.]+) tbr", streams)
+    if m is None:
+        return None
+    fps, tbr = float(m.group(1)), float(m.group(2))
+    return tbr if fps > 0 and abs(tbr - fps) > 0.01 * fps else None
 
 
 def depth_image(depth: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -112,7 +127,10 @@ def read_video(path: str | Path, *, max_seconds: float | None = None,
     src_w, src_h = meta["source_size"]
     duration = float(meta.get("duration") or 0.0)
     messages: list[str] = []
-    out = ["-fps_mode", "cfr"]
+    # A constant rate at the source's mean rate: a variable-rate clip (phones) is sampled at
+    # even times, each frame the one shown then (without -r, ffmpeg's cfr picks the stream's
+    # time-base guess, e.g. 35 frames at 25 fps for a 0.84 s clip it reports as 5.95 fps).
+    out = ["-fps_mode", "cfr", "-r", f"{fps:.6g}"]
     seconds = duration
     if max_seconds is not None and (duration == 0 or duration > max_seconds):
         out += ["-t", f"{max_seconds:.3f}"]
@@ -125,7 +143,12 @@ def read_video(path: str | Path, *, max_seconds: float | None = None,
         w, h = 2 * max(1, round(src_w * k / 2)), 2 * max(1, round(src_h * k / 2))
         out += ["-vf", f"scale={w}:{h}:flags=area"]
         messages.append(f"{path.name} is {src_w}x{src_h}; frames are scaled to {w}x{h}")
-    info = VideoInfo(fps, (src_w, src_h), (w, h), duration, seconds, has_audio(path), messages)
+    streams = _stream_info(path)
+    fast = _variable_rate(streams)
+    if fast is not None:
+        messages.append(f"{path.name} has a variable frame rate (mean {fps:g} fps, up to {fast:g}); "
+                        f"frames are taken at an even {fps:g} fps")
+    info = VideoInfo(fps, (src_w, src_h), (w, h), duration, seconds, "Audio:" in streams, messages)
 
     def frames() -> Iterator[np.ndarray]:
         # imageio-ffmpeg logs a warning whenever the frames are scaled: that is asked for here.

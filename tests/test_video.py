@@ -97,3 +97,17 @@ def test_read_video_refuses_what_is_not_a_video(tmp_path):
         list(frames)
     with pytest.raises(FileNotFoundError):
         read_video(tmp_path / "missing.mp4")
+
+
+def test_read_video_takes_a_variable_rate_clip_at_an_even_rate_in_time(tmp_path):
+    """A phone-style clip that drops every 4th frame of 30 fps (mean 22.5 fps): frames come at
+    the mean rate, as many as its duration holds (ffmpeg's own constant rate would have given
+    30 fps worth, a third too long for the rate reported), with a message."""
+    src = tmp_path / "vfr.mp4"
+    subprocess.run([_ffmpeg(), "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=64x64:rate=30",
+                    "-t", "2", "-vf", r"select='not(eq(mod(n\,4)\,1))'", "-fps_mode", "vfr", "-c:v", "libx264",
+                    "-pix_fmt", "yuv420p", str(src)], check=True)
+    info, frames = read_video(src)
+    n = len(list(frames))
+    assert info.fps == 22.5 and abs(n / info.fps - info.duration) <= 1.5 / info.fps, (n, info)
+    assert any("variable frame rate (mean 22.5 fps, up to 30)" in m for m in info.messages), info.messages

@@ -215,22 +215,37 @@ class FaceModel(torch.nn.Module):
             [B, V_body, 3] (or [B, V', 3]) metres, body rest frame.
         """
         self.check_coefficients(identity, expression)
-        body_ids, face_ids = self.body_vertex_ids, self.body_face_ids
-        n_out = self.num_body_vertices
-        if vertex_ids is not None:
-            lookup = torch.full((self.num_body_vertices,), -1, dtype=torch.long, device=body_ids.device)
-            lookup[body_ids] = face_ids
-            sub = lookup[torch.as_tensor(vertex_ids, dtype=torch.long, device=body_ids.device)]
-            body_ids = torch.nonzero(sub >= 0)[:, 0]
-            face_ids, n_out = sub[body_ids], len(sub)
+        if vertex_ids is None:
+            body_ids, n_out = self.body_vertex_ids, self.num_body_vertices
+            id_basis, exp_basis = self.id_basis[:, self.body_face_ids], self.exp_basis[:, self.body_face_ids]
+        else:
+            body_ids, id_basis, exp_basis = self._subset(torch.as_tensor(vertex_ids, dtype=torch.long))
+            n_out = len(vertex_ids)
         off = 0
         if identity is not None:
-            off = off + torch.einsum("bk,kvc->bvc", identity.to(self.id_basis), self.id_basis[:, face_ids])
+            off = off + torch.einsum("bk,kvc->bvc", identity.to(id_basis), id_basis)
         if expression is not None:
-            off = off + torch.einsum("be,evc->bvc", expression.to(self.exp_basis), self.exp_basis[:, face_ids])
+            off = off + torch.einsum("be,evc->bvc", expression.to(exp_basis), exp_basis)
         out = off.new_zeros(off.shape[0], n_out, 3)
         out[:, body_ids] = off
         return out
+
+    def _subset(self, vertex_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """For body vertices [V']: the positions among them that are face vertices, and the
+        identity and expression bases at those (kept for the last ``vertex_ids`` asked: a label
+        fit asks for the same ones a few thousand times)."""
+        key = (vertex_ids.cpu().numpy().tobytes(), self.id_basis.device, self.id_basis.dtype,
+               self.id_basis._version, self.exp_basis._version)  # a changed basis (load_state_dict) misses
+        cache = getattr(self, "_subset_cache", None)
+        if cache is None or cache[0] != key:
+            body_ids, face_ids = self.body_vertex_ids, self.body_face_ids
+            lookup = torch.full((self.num_body_vertices,), -1, dtype=torch.long, device=body_ids.device)
+            lookup[body_ids] = face_ids
+            sub = lookup[vertex_ids.to(body_ids.device)]
+            pos = torch.nonzero(sub >= 0)[:, 0]
+            cache = (key, pos, self.id_basis[:, sub[pos]], self.exp_basis[:, sub[pos]])
+            self._subset_cache = cache
+        return cache[1], cache[2], cache[3]
 
     def body_expression_offsets(self, expression: torch.Tensor) -> torch.Tensor:
         """Expression offsets at every body-mesh vertex: [B, E] -> [B, V_body, 3]."""

@@ -148,7 +148,7 @@ class LabelFitter:
         """Canonical-frame pixel positions (crop side ``res``) of the face landmarks [B, L, 2]
         and shoulders [B, 2, 2], and the body output (posed at the landmark corners only)."""
         ids = self.corner_ids
-        out = self.body(labels["betas"], labels["joint_eulers"], vertex_ids=ids,
+        out = self.body(labels["betas"], labels["joint_eulers"], vertex_ids=ids, vertex_transforms=False,
                         rest_offsets=self.face.body_offsets(labels["face_id"], labels["expression"], vertex_ids=ids))
         cam = self._camera(labels["camera"].double())
         pts = torch.cat([self.emb.face_points(out.vertices, corners_only=True),
@@ -157,9 +157,80 @@ class LabelFitter:
         n = len(self.emb.mesh_index)
         return uv[:, :n], uv[:, n:], out
 
+    # -- starting points ------------------------------------------------------------------------
+    def _placement(self, p: dict[str, torch.Tensor], face_lm: np.ndarray, shoulders: np.ndarray,
+                   res: int) -> dict[str, torch.Tensor]:
+        """The least-squares similarity (scale + translation, no rotation) of the model posed by
+        ``p`` onto the photo landmarks: the state's ``log_scale`` and ``offset``."""
+        obs = torch.as_tensor(face_lm[:, self.emb.mesh_index], dtype=torch.float32)
+        obs_sh = torch.as_tensor(shoulders, dtype=torch.float32)
+        with torch.no_grad():
+            uv0, sh0, _ = self.model_points(self._labels(p), res)
+        src, dst = uv0, obs
+        if bool(torch.isfinite(obs_sh).all()):
+            src, dst = torch.cat([uv0, sh0], 1), torch.cat([obs, obs_sh], 1)
+        scale, offset = similarity_2d(src, dst)
+        return {"log_scale": scale.clamp_min(1e-3).log(), "offset": offset / res}  # offset in crop sides (Adam)
+
+    def place(self, state: dict[str, np.ndarray], face_lm: np.ndarray, shoulders: np.ndarray,
+              res: int) -> dict[str, np.ndarray]:
+        """``state`` (a :attr:`FitResult.state`, batch B) with each photo's crop re-placed by
+        least squares for the pose the state holds: a warm start for frames that moved
+        (photo landmarks [B, >=468, 2] and shoulders [B, 2, 2] as :meth:`fit` takes them)."""
+        p = {k: torch.as_tensor(np.asarray(v), dtype=torch.float32) for k, v in state.items()}
+        return {**state, **{k: v.numpy() for k, v in self._placement(p, face_lm, shoulders, res).items()}}
+
+    def _head_rotation(self, head: torch.Tensor) -> torch.Tensor:
+        """The head joint's neutral -> posed rotation (world frame) [N, 3, 3] of the fitter's
+        head parameters [N, 3] (roll, yaw, pitch shared between neck and head)."""
+        n = len(head)
+        p = {"head": head, "collars": head.new_zeros(n, 2), "shoulders": head.new_zeros(n, 2),
+             "betas": head.new_zeros(n, self.cfg.num_betas), "face_id": head.new_zeros(n, self.cfg.num_face_id),
+             "expression": head.new_zeros(n, len(self.units)), "cam": head.new_zeros(n, 2)}
+        eul = self._labels(p)["joint_eulers"]
+        out = self.body(torch.zeros(n, 10), eul, vertex_ids=self.corner_ids[:1], vertex_transforms=False)
+        return out.joint_transforms[:, 15, :3, :3]
+
+    def _head_for_rotation(self, target: np.ndarray, start: np.ndarray, iterations: int = 4) -> np.ndarray:
+        """Head parameters [N, 3] whose :meth:`_head_rotation` is ``target`` [N, 3, 3] (world
+        frame): Gauss-Newton on the rotation vector of the mismatch from ``start`` [N, 3], with
+        a finite-difference Jacobian (3 parameters; the neck / head split makes it no plain
+        Euler conversion)."""
+        from scipy.spatial.transform import Rotation
+
+        h = np.asarray(start, dtype=np.float64).copy()
+        tgt_inv = Rotation.from_matrix(np.asarray(target, dtype=np.float64)).inv()
+        eps = 1e-3
+
+        def mismatch(x: np.ndarray) -> np.ndarray:
+            with torch.no_grad():
+                rot = self._head_rotation(torch.as_tensor(x, dtype=torch.float32)).double().numpy()
+            return (Rotation.from_matrix(rot) * tgt_inv).as_rotvec()
+
+        for _ in range(iterations):
+            r = mismatch(h)
+            jac = np.stack([(mismatch(h + eps * np.eye(3)[k]) - r) / eps for k in range(3)], -1)  # [N, 3, 3]
+            h -= np.linalg.solve(jac, r[..., None])[..., 0]
+        return h
+
+    def turn_head(self, state: dict[str, np.ndarray], rotation: np.ndarray) -> dict[str, np.ndarray]:
+        """``state`` (a :attr:`FitResult.state`, batch 1 or N) with the head turned by
+        ``rotation`` [N, 3, 3], given in the camera's frame (x right, y up, looking along -z;
+        e.g. the change of MediaPipe's facial transform between two frames), the torso and the
+        camera kept: a warm start for frames whose head moved."""
+        rotation = np.asarray(rotation, dtype=np.float64)
+        n = len(rotation)
+        state = {k: np.repeat(v, n, 0) if len(v) == 1 and n > 1 else v for k, v in state.items()}
+        with torch.no_grad():
+            cam = torch.pi / 2 + torch.as_tensor(state["cam"], dtype=torch.float64)
+            c2w = self._camera(cam).cam_to_world.numpy()
+            now = self._head_rotation(torch.as_tensor(state["head"], dtype=torch.float32)).double().numpy()
+        target = c2w @ rotation @ c2w.transpose(0, 2, 1) @ now
+        return {**state, "head": self._head_for_rotation(target, state["head"]).astype(np.float32)}
+
     # -- fitting -------------------------------------------------------------------------------
     def fit(self, face_lm: np.ndarray, shoulders: np.ndarray, res: int, init: dict[str, np.ndarray] | None = None,
-            steps: int | None = None) -> FitResult:
+            steps: int | None = None, hold: tuple[str, ...] = (), lr: float | None = None) -> FitResult:
         """Fit labels to photo landmarks.
 
         Args:
@@ -173,6 +244,13 @@ class LabelFitter:
                 pose, camera, expression and crop are free from the first step); None: the mean
                 frontal model, placed by a least-squares similarity, rigid parameters first.
             steps: Adam steps (None: ``config.steps``; a warm start needs far fewer).
+            hold: with ``init``, state entries held as they are besides the identity (e.g.
+                ``("cam",)``: a few-step fit per frame lets a camera turn and the opposite
+                head turn, which look nearly alike, drift apart by about the learning rate a
+                step).
+            lr: Adam's learning rate (None: ``config.lr``). Adam's first steps move every free
+                parameter by about the rate whatever its gradient: a fit of a few steps from
+                a near answer wants a smaller one.
         """
         cfg = self.cfg
         steps = cfg.steps if steps is None else steps
@@ -191,25 +269,22 @@ class LabelFitter:
                 raise ValueError(f"init lacks {sorted(missing)}: pass a previous FitResult.state")
             p = {k: torch.as_tensor(np.asarray(init[k]), dtype=torch.float32).expand(b, *np.shape(init[k])[1:]).clone()
                  for k in list(p) + ["log_scale", "offset"]}
-        else:
-            # Initial similarity: least squares (scale + translation) of the mean frontal model onto the photo.
-            with torch.no_grad():
-                uv0, sh0, _ = self.model_points(self._labels(p), res)
-            src, dst = uv0, obs
-            if bool(seen_sh.all()):
-                src, dst = torch.cat([uv0, sh0], 1), torch.cat([obs, obs_sh], 1)
-            scale, offset = similarity_2d(src, dst)
-            p["log_scale"] = scale.clamp_min(1e-3).log()
-            p["offset"] = offset / res  # in crop sides, so Adam's steps suit it
+        else:  # the mean frontal model, placed on the photo
+            p.update(self._placement(p, face_lm, shoulders, res))
         identity = ("betas", "face_id")
-        for k, v in p.items():
-            v.requires_grad_(init is None or k not in identity)
+        unknown = set(hold) - set(p)
+        if unknown or (hold and init is None):
+            raise ValueError(f"hold names state entries of a warm start (init); got {sorted(hold)}")
+        free = [k for k in p if init is None or k not in identity + tuple(hold)]
         rigid = ["log_scale", "offset", "head", "cam"]
-        opt = torch.optim.Adam([v for v in p.values() if v.requires_grad], lr=cfg.lr)
+        opt = torch.optim.Adam([p[k] for k in free], lr=cfg.lr if lr is None else lr)
         head_std = torch.tensor(cfg.head_std)
         cam_std = torch.tensor(cfg.camera_std)
         rigid_steps = 0 if init is not None else steps // 3
         for step in range(steps):
+            if step in (0, rigid_steps):  # the rigid phase differentiates the rigid parameters only
+                for k in free:
+                    p[k].requires_grad_(step >= rigid_steps or k in rigid)
             opt.zero_grad(set_to_none=True)
             lab = self._labels(p)
             uv, sh, _ = self.model_points(lab, res)
@@ -227,10 +302,6 @@ class LabelFitter:
                     + ((p["betas"] / cfg.beta_std) ** 2).sum(1) + ((p["face_id"] / cfg.face_id_std) ** 2).sum(1)
                     + cfg.expression_l1 * p["expression"].abs().sum(1))
             loss.sum().backward()
-            if step < rigid_steps:
-                for k, v in p.items():
-                    if k not in rigid:
-                        v.grad = None
             opt.step()
             with torch.no_grad():
                 p["expression"].clamp_(0, 1)

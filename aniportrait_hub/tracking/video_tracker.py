@@ -1,15 +1,17 @@
 """A real video (or webcam frames) -> a driving sequence (issue: video driving).
 
-Per frame, MediaPipe reads the face (FaceLandmarker: 478 landmarks and, for the ARKit basis, the
-blendshape scores, :class:`~aniportrait_hub.tracking.BlendshapeTracker`) and the shoulders (the
-legacy pose model, ``model_complexity=1``: the only one that works offline). The joint angles
-and the camera come from the preparation fitter (:class:`~aniportrait_hub.data.fit.LabelFitter`,
-one implementation for photos and videos): the first frame with a face is fitted from scratch,
-then the clip in chunks of frames fitted together, each chunk warm-started from the previous
-chunk's last frame with the driver's body shape and face identity held (a chunk is one batched
-fit: far cheaper than a fit per frame, and each frame starts within a chunk's motion of its
-answer). Frames without a face hold the last pose (counted in the messages); a clip with no face
-at all is an error.
+Per frame, MediaPipe reads the face (FaceLandmarker: 478 landmarks, the face's rotation and,
+for the ARKit basis, the blendshape scores, :class:`~aniportrait_hub.tracking.BlendshapeTracker`)
+and, on every few frames, the shoulders (the legacy pose model, ``model_complexity=1``: the only
+one that works offline; the frames between are interpolated). The joint angles and the camera
+come from the preparation fitter (:class:`~aniportrait_hub.data.fit.LabelFitter`, one
+implementation for photos and videos): the first frame with a face is fitted from scratch (which
+settles the driver's body shape and face identity), then the clip in chunks of frames fitted
+together. Every frame of a chunk starts from the previous chunk's last fit with the head turned
+by MediaPipe's rotation between the two frames, its crop re-placed and the blendshape scores as
+expression, so a few batched steps finish it; the chunks are fitted on a worker thread while
+MediaPipe reads the next frames. Frames without a face hold the last pose (counted in the
+messages); a clip with no face at all is an error.
 
 Expression: the blendshape model's reading where the model's basis has the ARKit names it
 predicts (``expression_source="auto"``), otherwise the landmark fit's (the project's own face
@@ -40,15 +42,31 @@ EXPRESSION_SOURCES = ("auto", "blendshapes", "landmarks")
 class TrackConfig:
     """Video tracking settings (our choices, each named)."""
 
-    chunk: int = 25
+    chunk: int = 50
     """Frames fitted together in one batched warm-started fit."""
-    warm_steps: int = 150
-    """Adam steps of each chunk's fit (the first frame's cold fit takes ``FitConfig.steps``).
-    A 20 deg head swing over a second (a 2 s clip of the default model): 60 steps followed it
-    at two thirds of its amplitude, 150 within ~1 deg."""
-    max_side: int = 640
-    """Frames are scaled down so that neither side exceeds this before tracking (480p passes
-    as it is; 4K is scaled, with a message)."""
+    warm_steps: int = 30
+    """Adam steps of each chunk's fit (the first face's cold fit takes ``cold_steps``). Each
+    frame starts from the previous chunk's last fit with the head turned by MediaPipe's facial
+    transform between the two frames, its crop re-placed and, where the basis has them, the
+    blendshape scores as expression, so few steps are needed. On 4 synthetic clips (25 fps,
+    head swings of +-25 deg): 0 / 20 / 40 / 60 steps gave a head yaw error of 2.9 / 2.1 / 1.9 /
+    1.8 deg (the earlier start from the last frame alone needed 150 steps in chunks of 25 for
+    1.5 deg, at a third of the speed)."""
+    cold_steps: int | None = None
+    """Adam steps of the first face's cold fit, which also settles the driver's body shape and
+    face identity for the clip (None: ``FitConfig.steps``, 300; 200 / 150 raised the pitch
+    error on those clips from 2.5 to 3.0 / 3.4 deg)."""
+    pose_rate: float | None = 8.0
+    """Shoulder readings per second: MediaPipe's pose model (two thirds of a frame's reading
+    time) runs on every k-th frame, k = round(fps / pose_rate) (3 at 25 fps, 4 at 30), and the
+    shoulders of the frames between are interpolated (shoulders move slowly); None: every frame."""
+    background_fit: bool = True
+    """Fit chunks on a worker thread while MediaPipe reads the next frames (the two overlap on a
+    multi-core CPU: 2 cores, ~1.6x the throughput of one after the other)."""
+    max_side: int = 960
+    """Frames are scaled down so that neither side exceeds this before tracking (480p and 540p
+    pass as they are; 4K is scaled, with a message). MediaPipe reads the face from its own
+    crops: 854 x 480 tracked as well and as fast as the same clip scaled to 640 wide."""
     max_seconds: float | None = 60.0
     """Longer videos are cut here (with a message); None: no limit."""
     smoothing: float = 0.0
@@ -58,8 +76,15 @@ class TrackConfig:
     """``blendshapes`` (MediaPipe's ARKit scores by name), ``landmarks`` (the label fit's units)
     or ``auto``: blendshapes when the model's basis holds the units that model predicts."""
     max_faces: int = 2
-    """Faces looked for in a frame; where several are found the largest is tracked (a message
-    counts those frames). 1 is cheaper but lets MediaPipe pick which."""
+    """Faces looked for; where several are found the largest is tracked (a message counts those
+    frames). The faces are counted on the first frame and then once every ``count_every``
+    seconds by a separate look at the whole frame; the tracking itself looks for one face until
+    a second is seen (looking for two runs MediaPipe's face detector on every frame instead of
+    following the face from the last frame: on the speed benchmark's clip that cost a tenth of
+    the reading time and lowered the jawOpen correlation from 0.99 to 0.96). 1: never count,
+    MediaPipe picks the face."""
+    count_every: float = 1.0
+    """Seconds between two face counts (see ``max_faces``)."""
     min_shoulder_visibility: float = 0.5
     """Pose landmarks 11 / 12 below this visibility count as unseen (the face alone decides)."""
 
@@ -93,6 +118,11 @@ class Observation:
     """[E] the blendshape scores in the tracker's ``exp_names`` order (None: no face)."""
     faces: int = 0
     """Faces found (the largest is the one read)."""
+    rotation: np.ndarray | None = None
+    """[3, 3] the face's rotation in MediaPipe's camera frame (its facial transform; None: no
+    face or no transform)."""
+    pose_read: bool = True
+    """The pose model ran on this frame (False: ``shoulders`` are NaN, to be interpolated)."""
 
 
 class VideoTracker:
@@ -114,6 +144,8 @@ class VideoTracker:
                              f"got {self.cfg.expression_source!r}")
         if self.cfg.chunk < 1 or self.cfg.warm_steps < 1:
             raise ValueError("chunk and warm_steps must be >= 1")
+        if self.cfg.pose_rate is not None and not self.cfg.pose_rate > 0:
+            raise ValueError(f"pose_rate must be > 0 (readings a second) or None, got {self.cfg.pose_rate}")
         self.exp_names = list(exp_names)
         self._fitter = fitter
         self._model_path = model_path
@@ -130,9 +162,13 @@ class VideoTracker:
     def __enter__(self) -> VideoTracker:
         import mediapipe as mp
 
-        self._face = BlendshapeTracker(self.exp_names, self._model_path, video=True, num_faces=self.cfg.max_faces)
+        self._face = BlendshapeTracker(self.exp_names, self._model_path, video=True)
+        self._counter = None
+        if self.cfg.max_faces > 1:  # counts the faces of a whole frame now and then
+            self._counter = BlendshapeTracker(self.exp_names, self._model_path, num_faces=self.cfg.max_faces)
         self._pose = mp.solutions.pose.Pose(static_image_mode=False, model_complexity=1)
         self._clip_started = False
+        self._counted_ms: int | None = None  # when the faces were last counted (None: not yet)
         return self
 
     def _new_clip(self) -> None:
@@ -147,26 +183,40 @@ class VideoTracker:
             self._face.close()
         if self._pose is not None:
             self._pose.close()
-        self._face = self._pose = None
+        if getattr(self, "_counter", None) is not None:
+            self._counter.close()
+        self._face = self._pose = self._counter = None
 
     # ------------------------------------------------------------------------------------------
-    def observe(self, frame: np.ndarray, timestamp_ms: int) -> Observation:
-        """MediaPipe's reading of one RGB frame [H, W, 3] uint8 (increasing timestamps)."""
+    def observe(self, frame: np.ndarray, timestamp_ms: int, pose: bool = True) -> Observation:
+        """MediaPipe's reading of one RGB frame [H, W, 3] uint8 (increasing timestamps);
+        ``pose=False`` skips the shoulders (the pose model)."""
         if self._face is None:
             raise RuntimeError("use VideoTracker as a context manager (`with VideoTracker(...) as t:`)")
         h, w = frame.shape[:2]
         self._clip_started = True
+        if self._counter is not None and (self._counted_ms is None
+                                          or timestamp_ms - self._counted_ms >= 1000 * self.cfg.count_every):
+            self._counted_ms = timestamp_ms
+            seen = self._counter.read(frame)
+            if seen is not None and seen.faces > 1:  # from now on look for several and take the largest
+                self._face.close()
+                self._face = BlendshapeTracker(self.exp_names, self._model_path, video=True,
+                                               num_faces=self.cfg.max_faces)
+                self._counter.close()
+                self._counter = None
         r = self._face.read(frame, timestamp_ms)
         sh = np.full((2, 2), np.nan)
-        pose = self._pose.process(np.ascontiguousarray(frame)).pose_landmarks
-        if pose is not None:
+        landmarks = self._pose.process(np.ascontiguousarray(frame)).pose_landmarks if pose else None
+        if landmarks is not None:
             for j, k in enumerate((11, 12)):
-                p = pose.landmark[k]
+                p = landmarks.landmark[k]
                 if p.visibility >= self.cfg.min_shoulder_visibility:
                     sh[j] = (p.x * w, p.y * h)
         if r is None:
-            return Observation(None, sh, None)
-        return Observation(r.landmarks[:, :2] * np.array([w, h]), sh, r.expression, r.faces)
+            return Observation(None, sh, None, pose_read=pose)
+        rot = None if r.transform is None else r.transform[:3, :3].astype(np.float64)
+        return Observation(r.landmarks[:, :2] * np.array([w, h]), sh, r.expression, r.faces, rot, pose)
 
     def track_video(self, path: str | Path) -> TrackResult:
         """Track the video file at ``path`` (see :func:`~aniportrait_hub.video.read_video` for
@@ -188,33 +238,39 @@ class VideoTracker:
         if self._face is None:
             raise RuntimeError("use VideoTracker as a context manager (`with VideoTracker(...) as t:`)")
         self._new_clip()
-        obs = [self.observe(f, round(1000 * i / fps))
-               for i, f in enumerate(tqdm(frames, total=total, desc="tracking", unit="frame"))]
+        every = max(1, round(fps / self.cfg.pose_rate)) if self.cfg.pose_rate else 1
+        obs = (self.observe(f, round(1000 * i / fps), pose=i % every == 0)
+               for i, f in enumerate(tqdm(frames, total=total, desc="tracking", unit="frame")))
         return self.track_observations(obs, fps, messages)
 
-    def track_observations(self, obs: list[Observation], fps: float,
+    def track_observations(self, obs: Iterable[Observation], fps: float,
                            messages: list[str] | None = None) -> TrackResult:
-        """The fit, expression and smoothing of a clip's :meth:`observe` readings."""
+        """The fit, expression and smoothing of a clip's :meth:`observe` readings (a list, or an
+        iterator that reads them as it goes: chunks are fitted while the next frames are read)."""
         messages = list(messages or [])
-        if not obs:
-            raise TrackingError("the clip has no frames")
-        found = np.array([o.face is not None for o in obs])
-        if not found.any():
-            raise TrackingError(f"no face found in any of the {len(obs)} frames")
+        chunks = _ChunkedFit(self)
+        seen: list[Observation] = []
+        try:
+            for o in obs:
+                seen.append(o)
+                chunks.feed(seen)
+            if not seen:
+                raise TrackingError("the clip has no frames")
+            found = np.array([o.face is not None for o in seen])
+            if not found.any():
+                raise TrackingError(f"no face found in any of the {len(seen)} frames")
+            chunks.feed(seen, final=True)
+            fit = chunks.results()
+        finally:
+            chunks.close()
         if not found.all():
-            messages.append(f"no face in {int((~found).sum())} of {len(obs)} frames: they hold the last pose")
-        crowded = sum(o.faces > 1 for o in obs)
+            messages.append(f"no face in {int((~found).sum())} of {len(seen)} frames: they hold the last pose")
+        crowded = sum(o.faces > 1 for o in seen)
         if crowded:
-            messages.append(f"several faces in {crowded} of {len(obs)} frames: the largest was tracked")
-        # Frames without a face take the nearest earlier one's (the first found for a leading run).
-        src = np.maximum.accumulate(np.where(found, np.arange(len(obs)), -1))
-        src[src < 0] = int(np.argmax(found))
-        face = np.stack([obs[i].face for i in src])
-        shoulders = np.stack([obs[i].shoulders for i in src])
-        if np.isnan(shoulders).all():
+            messages.append(f"several faces in {crowded} of {len(seen)} frames: the largest was tracked")
+        if not any(np.isfinite(o.shoulders).any() for o in seen):
             messages.append("no shoulders seen: the shoulder pose stays at rest")
-        fit = self.fit(face, shoulders)
-        exp = self._expression(fit, [obs[i].blendshapes for i in src])
+        exp = self._expression(fit, list(_held(seen)[3]))
         eul, cam = fit["joint_eulers"], fit["camera"]
         if self.cfg.smoothing > 0:
             eul = smooth_sequence(eul, self.cfg.smoothing)
@@ -245,23 +301,133 @@ class VideoTracker:
                                 "model's: pass a LabelFitter built on the model's face model")
         return fit["expression"].astype(np.float32)
 
-    def fit(self, face: np.ndarray, shoulders: np.ndarray, res: int = 256) -> dict[str, np.ndarray]:
+    def fit(self, face: np.ndarray, shoulders: np.ndarray, rotations: np.ndarray | None = None,
+            blendshapes: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """The label fit of every frame (face [T, 478, 2], shoulders [T, 2, 2] pixels, NaN where
-        unseen): a cold fit of the first, then warm-started chunks -> joint_eulers, camera,
-        expression (the fitter's units), residual, each [T, ...]."""
-        f = self.fitter
-        first = f.fit(face[:1], shoulders[:1], res)
-        state = first.state
-        keys = ("joint_eulers", "camera", "expression", "residual")
-        parts = {k: [] for k in keys}
-        n, c = len(face), self.cfg.chunk
-        for s in tqdm(range(0, n, c), desc="fitting", unit="chunk", leave=False):
-            r = f.fit(face[s:s + c], shoulders[s:s + c], res, init={k: v[-1:] for k, v in state.items()},
-                      steps=self.cfg.warm_steps)
-            state = r.state
-            for k in keys:
-                parts[k].append(getattr(r, k))
-        return {k: np.concatenate(v) for k, v in parts.items()}
+        unseen; optionally MediaPipe's face rotations [T, 3, 3] and blendshape scores [T, E] in
+        ``exp_names`` order, which start each frame near its answer): a cold fit of the first,
+        then warm-started chunks -> joint_eulers, camera, expression (the fitter's units),
+        residual, each [T, ...]."""
+        n = len(face)
+        obs = [Observation(face[i], shoulders[i], None if blendshapes is None else blendshapes[i], 1,
+                           None if rotations is None else rotations[i]) for i in range(n)]
+        chunks = _ChunkedFit(self, background=False)
+        chunks.feed(obs, final=True)
+        return chunks.results()
+
+    def _fit_init(self, state: dict[str, np.ndarray], turn: np.ndarray | None, face: np.ndarray,
+                  shoulders: np.ndarray, blendshapes: list[np.ndarray | None]) -> dict[str, np.ndarray]:
+        """A chunk's starting point: ``state`` (the last fitted frame) for every frame, the head
+        turned by ``turn`` [B, 3, 3] (camera frame; None: as it is), the expression from the
+        blendshape scores where the fitter's units are among ``exp_names``, the crop re-placed."""
+        f, b = self.fitter, len(face)
+        init = {k: np.repeat(v[-1:], b, 0) for k, v in state.items()}
+        if turn is not None:
+            init = f.turn_head(init, turn)
+        units = f.cfg.expression_units
+        if all(x is not None for x in blendshapes) and all(u in self.exp_names for u in units):
+            cols = [self.exp_names.index(u) for u in units]
+            init["expression"] = np.stack(blendshapes)[:, cols].astype(np.float32)
+        return f.place(init, face, shoulders, FIT_RES)
+
+
+#: Side of the canonical crop the tracker's label fit works in (the unit of its residual).
+FIT_RES = 256
+
+
+def _held(obs: list[Observation]) -> tuple[np.ndarray, np.ndarray, list, list]:
+    """Per frame of a clip read so far: face landmarks [T, 478, 2], shoulders [T, 2, 2], face
+    rotations and blendshape scores (lists). Frames without a pose reading get the shoulders
+    interpolated between the readings around them (the last one's at the end); then frames
+    without a face take all of the last found frame's (a leading run the first found one's)."""
+    found = np.array([o.face is not None for o in obs])
+    src = np.maximum.accumulate(np.where(found, np.arange(len(obs)), -1))
+    src[src < 0] = int(np.argmax(found))
+    face = np.stack([obs[i].face for i in src])
+    shoulders = np.stack([o.shoulders for o in obs])
+    read = np.flatnonzero([o.pose_read for o in obs])
+    if len(read) < len(obs):
+        t = np.arange(len(obs))
+        after = np.minimum(np.searchsorted(read, t), len(read) - 1)
+        before = np.maximum(np.searchsorted(read, t, side="right") - 1, 0)
+        p, q = read[before], read[after]
+        w = np.where(q > p, (t - p) / np.maximum(q - p, 1), 0.0)[:, None, None]
+        shoulders = (1 - w) * shoulders[p] + w * shoulders[q]  # NaN where either reading is unseen
+    return face, shoulders[src], [obs[i].rotation for i in src], [obs[i].blendshapes for i in src]
+
+
+class _ChunkedFit:
+    """A clip's label fit, chunk by chunk as its frames are read: the first frame with a face
+    gets a cold fit, every chunk a warm-started one (:meth:`VideoTracker._fit_init`). With
+    ``background`` the fits run on one worker thread, in order, while the caller reads on
+    (MediaPipe and torch each keep about one core busy; both release the GIL in their kernels)."""
+
+    def __init__(self, tracker: VideoTracker, background: bool | None = None):
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.t = tracker
+        use = tracker.cfg.background_fit if background is None else background
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="fit") if use else None
+        self.threads = torch.get_num_threads()
+        if self.pool is not None and self.threads > 1:
+            # One core is MediaPipe's: a fit on every core as well oversubscribes them (on 2 cores
+            # a 5 s clip took 7.3 s with 2 fit threads, 5.4 s with 1).
+            torch.set_num_threads(self.threads - 1)
+        self.parts: list = []
+        self.done = 0  # frames handed to a fit
+        self.started, self.scanned = False, 0  # a face has been seen; frames looked at for one
+        self.state: dict[str, np.ndarray] | None = None
+        self.rotation: np.ndarray | None = None  # MediaPipe's rotation of the state's frame
+
+    def feed(self, obs: list[Observation], final: bool = False) -> None:
+        """Hand over every complete chunk of ``obs`` (the clip so far; ``final``: all of it). A
+        chunk is complete once its frames and the next pose reading (its shoulders are
+        interpolated up to it) have been read, and a face has been seen (a leading run of
+        frames without one takes the first face's reading)."""
+        if not self.started:
+            first = next((i for i in range(self.scanned, len(obs)) if obs[i].face is not None), None)
+            self.scanned = len(obs)
+            if first is None:
+                return
+            self.started = True  # the cold fit of the first face starts at once, while reading goes on
+            o = obs[first]
+            self.parts.append(self._run(self._cold, o.face[None], o.shoulders[None], o.rotation))
+        c, n = self.t.cfg.chunk, len(obs)
+        while self.done < n:
+            stop = min(self.done + c, n)
+            if not final and (stop - self.done < c or not any(o.pose_read for o in obs[stop - 1:])):
+                return
+            face, sh, rot, blend = _held(obs)
+            sl = slice(self.done, stop)
+            self.parts.append(self._run(self._fit, face[sl], sh[sl], rot[sl], blend[sl]))
+            self.done = stop
+
+    def _run(self, fn, *args):
+        return self.pool.submit(fn, *args) if self.pool else fn(*args)
+
+    def _cold(self, face: np.ndarray, shoulders: np.ndarray, rotation: np.ndarray | None) -> None:
+        self.state = self.t.fitter.fit(face, shoulders, FIT_RES, steps=self.t.cfg.cold_steps).state
+        self.rotation = rotation
+
+    def _fit(self, face, shoulders, rotations, blendshapes):
+        f, cfg = self.t.fitter, self.t.cfg
+        turn = None
+        if self.rotation is not None and all(r is not None for r in rotations):
+            turn = np.stack(rotations) @ self.rotation.T
+        init = self.t._fit_init(self.state, turn, face, shoulders, blendshapes)
+        r = f.fit(face, shoulders, FIT_RES, init=init, steps=cfg.warm_steps)
+        self.state, self.rotation = {k: v[-1:] for k, v in r.state.items()}, rotations[-1]
+        return r
+
+    def results(self) -> dict[str, np.ndarray]:
+        parts = [p.result() if hasattr(p, "result") else p for p in self.parts][1:]  # the cold fit's None first
+        return {k: np.concatenate([getattr(r, k) for r in parts])
+                for k in ("joint_eulers", "camera", "expression", "residual")}
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            torch.set_num_threads(self.threads)
 
 
 @dataclasses.dataclass
@@ -278,39 +444,41 @@ class LiveReading:
     """A face was found in this frame (False: the last reading, held)."""
 
 
-#: Fit parameters a live frame predicts from the two before it (pose, camera, crop).
-MOVING = ("head", "collars", "shoulders", "cam", "log_scale", "offset")
-
-
 class LiveTracker:
     """Webcam frames one at a time -> a causal reading per frame (the app's live mode).
 
-    Each frame is read by MediaPipe (:meth:`VideoTracker.observe`) and fitted from the previous
-    frame's fit moved on at the last frame's speed (``steps`` warm Adam steps; the first face
-    takes a cold fit), and the reading is
-    filtered by a causal One-Euro filter (:class:`~aniportrait_hub.tracking.OneEuroFilter`)
-    over expression, joint angles and camera. Frames without a face hold the last reading.
+    Each frame is read by MediaPipe (:meth:`VideoTracker.observe`) and fitted in ``steps`` warm
+    Adam steps from the previous frame's fit (the first face takes a cold fit, whose camera the
+    stream keeps), and the reading is filtered by a causal One-Euro filter
+    (:class:`~aniportrait_hub.tracking.OneEuroFilter`) over expression, joint angles and
+    camera. Frames without a face hold the last reading.
 
     Args:
         exp_names: the driven model's expression units.
-        steps: warm fit steps a frame (our choice. On the shipped clip, 12.5 fps with the head
-            turning up to ~2.5 deg a frame, yaw error 5.3 / 3.4 / 2.1 deg at 30 / 60 / 100 steps,
-            0.25 / 0.39 / 0.58 s a frame on this 2-core CPU).
+        steps: warm fit steps a frame, from the last frame's fit with the head turned by
+            MediaPipe's facial transform, the crop re-placed and the expression read
+            (:meth:`VideoTracker._fit_init`), at learning rate ``lr``; the camera is held
+            (a camera turn and the opposite head turn drift apart in few-step fits). Our
+            choice: on the shipped clip (12.5 fps, the head turning up to ~2.5 deg a frame),
+            head roll / yaw / pitch error 0.6 / 1.8 / 1.5 deg at 10 steps and lr 0.01, 0.12 s
+            a frame on this 2-core CPU; 5 steps lost the yaw (8 deg), 20 gained nothing, lr
+            0.03 gave 0.9 / 2.1 / 2.6 deg.
         min_cutoff / beta: the One-Euro filter's settings (lower cut-off = steadier, more lag;
             1 Hz added 2 deg of yaw lag on that clip, 3 Hz 0.6 deg).
         config, fitter, model_path: as :class:`VideoTracker` (``config.expression_source``).
     """
 
-    def __init__(self, exp_names: list[str], steps: int = 60, min_cutoff: float = 3.0, beta: float = 0.05,
+    def __init__(self, exp_names: list[str], steps: int = 10, lr: float = 0.01, min_cutoff: float = 3.0,
+                 beta: float = 0.05,
                  config: TrackConfig | None = None, fitter=None, model_path: str | Path | None = None):
         from aniportrait_hub.tracking.smoothing import OneEuroFilter
 
         if steps < 1:
             raise ValueError(f"steps must be >= 1, got {steps}")
-        self.steps = steps
+        self.steps, self.lr = steps, lr
         self._video = VideoTracker(exp_names, config, fitter, model_path)
         self._filter = OneEuroFilter(min_cutoff, beta)
-        self._state = self._previous = None
+        self._state = self._rotation = None
         self._last: LiveReading | None = None
         self._last_ms = -1
 
@@ -333,12 +501,14 @@ class LiveTracker:
                 return None
             return dataclasses.replace(self._last, found=False)
         v = self._video
-        init = self._state
-        if init is not None and self._previous is not None:  # constant-velocity prediction of the motion
-            init = {k: x + (x - self._previous[k]) if k in MOVING else x for k, x in init.items()}
-        r = v.fitter.fit(obs.face[None], obs.shoulders[None], 256, init=init,
-                         steps=None if init is None else self.steps)
-        self._previous, self._state = self._state, r.state
+        face, shoulders = obs.face[None], obs.shoulders[None]
+        if self._state is None:
+            r = v.fitter.fit(face, shoulders, FIT_RES, steps=v.cfg.cold_steps)
+        else:
+            turn = None if obs.rotation is None or self._rotation is None else (obs.rotation @ self._rotation.T)[None]
+            init = v._fit_init(self._state, turn, face, shoulders, [obs.blendshapes])
+            r = v.fitter.fit(face, shoulders, FIT_RES, init=init, steps=self.steps, hold=("cam",), lr=self.lr)
+        self._state, self._rotation = r.state, obs.rotation
         exp = v._expression({"expression": r.expression}, [obs.blendshapes])[0]
         e_dim = len(exp)
         flat = np.concatenate([exp, r.joint_eulers[0].ravel(), r.camera[0]])

@@ -136,3 +136,9 @@ def test_posing_a_vertex_subset_matches_the_whole_mesh(body, face):
     assert torch.allclose(sub.joints, full.joints, atol=1e-6)
     assert torch.allclose(sub.joint_transforms, full.joint_transforms, atol=1e-6)
     assert torch.allclose(face.body_offsets(fid, exp, vertex_ids=ids), face.body_offsets(fid, exp)[:, ids])
+    # without per-vertex transforms (the label fit's path): the same vertices and joints
+    lean = body(betas, eulers, rest_offsets=face.body_offsets(fid, exp, vertex_ids=ids), vertex_ids=ids,
+                vertex_transforms=False)
+    assert lean.vertex_transforms is None and lean.neutral_vertices is None
+    for k in ("vertices", "joints", "joint_transforms", "head_transform"):
+        assert torch.allclose(getattr(lean, k), getattr(sub, k), atol=1e-6), k

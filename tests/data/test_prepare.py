@@ -90,6 +90,36 @@ def test_fit_warm_started_from_the_previous_frame_follows_a_head_turn(fitter):
         fitter.fit(face[1:], sh.numpy()[1:], 256, init={"head": first.state["head"]})
 
 
+def test_turn_head_turns_the_head_as_the_camera_sees_it(fitter):
+    """A video frame's start: the last fit with the head turned by MediaPipe's rotation between
+    two frames (camera frame). The head seen from the camera turns by exactly that rotation; the
+    torso and the camera stay."""
+    from scipy.spatial.transform import Rotation
+
+    rng = np.random.default_rng(2)
+    state = {"head": np.array([[0.05, 0.2, -0.1]], np.float32), "cam": np.array([[0.04, -0.1]], np.float32),
+             "collars": rng.normal(0, 0.05, (1, 2)).astype(np.float32), "shoulders": np.zeros((1, 2), np.float32),
+             "betas": np.zeros((1, 3), np.float32), "face_id": np.zeros((1, 20), np.float32),
+             "expression": np.zeros((1, 22), np.float32), "log_scale": np.zeros(1, np.float32),
+             "offset": np.zeros((1, 2), np.float32)}
+    turns = Rotation.from_euler("ZYX", [[0.0, 0.3, 0.0], [0.1, -0.2, 0.15]]).as_matrix()  # roll, yaw, pitch
+    turned = fitter.turn_head(state, turns)
+    assert turned["head"].shape == (2, 3) and np.array_equal(turned["cam"], np.repeat(state["cam"], 2, 0))
+    assert np.array_equal(turned["collars"], np.repeat(state["collars"], 2, 0))
+
+    def seen(s):
+        lab = fitter._labels({k: torch.as_tensor(v) for k, v in s.items()})
+        c = fitter._camera(lab["camera"].double()).cam_to_world.numpy()
+        with torch.no_grad():
+            head = fitter.body(torch.zeros(len(c), 10), lab["joint_eulers"]).joint_transforms[:, 15, :3, :3]
+        return c.transpose(0, 2, 1) @ head.double().numpy()  # the head's rotation in camera coordinates
+
+    before, after = seen(state), seen(turned)
+    for k in range(2):
+        assert np.degrees((Rotation.from_matrix(after[k] @ before[0].T) * Rotation.from_matrix(turns[k]).inv())
+                          .magnitude()) < 0.05
+
+
 def test_round_trip_on_heldout_renders(tmp_path, fitter):
     """Held-out synthetic renders prepared as photos: head pose (camera frame) within the 4 deg
     target, and an open jaw read as more open than the same face closed."""
