@@ -1,11 +1,12 @@
-"""Track a video into a driving sequence.
+"""Track a video (or a photo) into a driving sequence.
 
-    python -m aniportrait_hub.track --video IN.mp4 --out S.npz [--authors_dir DIR] [--smoothing S]
-        [--max_seconds N] [--expression_source auto|blendshapes|landmarks] [--overwrite]
+    python -m aniportrait_hub.track (--video IN.mp4 | --photo IN.jpg) --out S.npz [--authors_dir DIR]
+        [--smoothing S] [--max_seconds N] [--expression_source auto|blendshapes|landmarks] [--overwrite]
 
 Writes the :class:`~aniportrait_hub.pipelines.animation.DrivingSequence` ``.npz`` that
 ``python -m aniportrait_hub.drive --sequence`` and ``pipe.animate`` take (expression in the
-open model's ARKit basis, joint angles and camera per frame, the video's frame rate), and with
+open model's ARKit basis, joint angles and camera per frame, the video's frame rate; a photo gives
+one frame: its expression, head and shoulder pose and camera), and with
 ``--authors_dir`` also the authors' real-track files (``joint_eulers.npy``, ``camera_pose.npy``).
 What the tracker noticed (cut, scaled, frames without a face) is printed. Never overwrites
 without ``--overwrite``.
@@ -20,9 +21,11 @@ from pathlib import Path
 from aniportrait_hub.cli import claim_output, run_command
 
 
-def run(video: Path, out: Path, authors_dir: Path | None = None, smoothing: float = 0.3, max_seconds: float = 60.0,
-        expression_source: str = "auto", overwrite: bool = False) -> list[Path]:
-    """Track ``video`` into ``out`` (and the authors' files in ``authors_dir``); the files written."""
+def run(video: Path | None, out: Path, authors_dir: Path | None = None, smoothing: float = 0.3,
+        max_seconds: float = 60.0, expression_source: str = "auto", overwrite: bool = False,
+        photo: Path | None = None) -> list[Path]:
+    """Track ``video`` (or ``photo``) into ``out`` (and the authors' files in ``authors_dir``);
+    the files written."""
     from aniportrait_hub.body import FaceModel
     from aniportrait_hub.pipelines.animation import sequence_to_authors_files
     from aniportrait_hub.tracking import TrackConfig, VideoTracker
@@ -30,8 +33,18 @@ def run(video: Path, out: Path, authors_dir: Path | None = None, smoothing: floa
     out = claim_output(out, overwrite, ".npz")
     names = list(FaceModel.from_open_default().exp_names)
     cfg = TrackConfig(smoothing=smoothing, max_seconds=max_seconds, expression_source=expression_source)
+    if (video is None) == (photo is None):
+        raise ValueError("track one video (--video) or one photo (--photo)")
+    image = None
+    if photo is not None:
+        from aniportrait_hub.data.detect import SkipImage, load_photo
+
+        try:
+            image = load_photo(photo)
+        except SkipImage as e:
+            raise ValueError(f"{photo}: {e}") from e
     with VideoTracker(names, cfg) as tracker:
-        res = tracker.track_video(video)
+        res = tracker.track_video(video) if image is None else tracker.track_photo(image)
     for m in res.messages:
         print(f"note: {m}", file=sys.stderr)
     written = []
@@ -43,7 +56,9 @@ def run(video: Path, out: Path, authors_dir: Path | None = None, smoothing: floa
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--video", type=Path, required=True)
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--video", type=Path)
+    src.add_argument("--photo", type=Path, help="one photo: a one-frame sequence (its pose and expression)")
     p.add_argument("--out", type=Path, required=True, help="the driving sequence .npz to write")
     p.add_argument("--authors_dir", type=Path, help="also write the authors' .npy real-track files here")
     p.add_argument("--smoothing", type=float, default=0.3, help="Savitzky-Golay strength in [0, 1]")

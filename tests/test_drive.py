@@ -83,3 +83,17 @@ def test_track_writes_a_sequence_and_the_authors_files(talking, tmp_path):
                                        n_interval=1, fps=12.5)  # 12 rows: one per frame, not keyframes
     assert torch.allclose(back.joint_eulers, seq.joint_eulers, atol=1e-6)
     assert track(["--video", str(silent), "--out", str(out)]) == 2  # exists: refused
+    # a photo: a one-frame sequence; what is not a photo is refused and nothing written
+    import imageio.v3 as iio
+    from skimage import data
+
+    iio.imwrite(tmp_path / "astronaut.png", data.astronaut())
+    assert track(["--photo", str(tmp_path / "astronaut.png"), "--out", str(tmp_path / "one.npz")]) == 0
+    one = DrivingSequence.load(tmp_path / "one.npz")
+    from aniportrait_hub.body import FaceModel
+
+    smile = FaceModel.from_open_default().exp_names.index("mouthSmileLeft")
+    assert len(one) == 1 and one.expression[0, smile] > 0.5  # she smiles
+    (tmp_path / "notes.png").write_text("not a photo")
+    assert track(["--photo", str(tmp_path / "notes.png"), "--out", str(tmp_path / "two.npz")]) == 2
+    assert not (tmp_path / "two.npz").exists()

@@ -6,11 +6,13 @@ and, on every few frames, the shoulders (the legacy pose model, ``model_complexi
 one that works offline; the frames between are interpolated). The joint angles and the camera
 come from the preparation fitter (:class:`~aniportrait_hub.data.fit.LabelFitter`, one
 implementation for photos and videos): the first frame with a face is fitted from scratch (which
-settles the driver's body shape and face identity), then the clip in chunks of frames fitted
-together. Every frame of a chunk starts from the previous chunk's last fit with the head turned
-by MediaPipe's rotation between the two frames, its crop re-placed and the blendshape scores as
-expression, so a few batched steps finish it; the chunks are fitted on a worker thread while
-MediaPipe reads the next frames. Frames without a face hold the last pose (counted in the
+settles the driver's body shape and face identity and is the clip's anchor), then the clip in
+chunks of frames fitted together. Every frame starts from the anchor's fit moved on by what
+MediaPipe saw change since the anchor (the head turned by the change of the face's rotation,
+the expression by the change of the blendshape scores; the crop re-placed), so a few batched
+steps finish it, and no frame's start depends on another's fit (chained starts walked along
+the fit's flat directions: a 2 deg step at every chunk boundary of a still clip). The chunks
+are fitted on a worker thread while MediaPipe reads the next frames. Frames without a face hold the last pose (counted in the
 messages); a clip with no face at all is an error.
 
 Expression: the blendshape model's reading where the model's basis has the ARKit names it
@@ -46,16 +48,20 @@ class TrackConfig:
     """Frames fitted together in one batched warm-started fit."""
     warm_steps: int = 30
     """Adam steps of each chunk's fit (the first face's cold fit takes ``cold_steps``). Each
-    frame starts from the previous chunk's last fit with the head turned by MediaPipe's facial
-    transform between the two frames, its crop re-placed and, where the basis has them, the
-    blendshape scores as expression, so few steps are needed. On 4 synthetic clips (25 fps,
-    head swings of +-25 deg): 0 / 20 / 40 / 60 steps gave a head yaw error of 2.9 / 2.1 / 1.9 /
-    1.8 deg (the earlier start from the last frame alone needed 150 steps in chunks of 25 for
-    1.5 deg, at a third of the speed)."""
+    frame starts from the first face's fit moved on by MediaPipe's readings
+    (:meth:`VideoTracker._fit_init`), so few steps are needed: on 4 synthetic clips (25 fps,
+    head swings of +-25 deg) 30 / 40 / 50 steps gave a head yaw error of 2.4 / 2.3 / 2.3 deg
+    (the earlier start from the previous chunk's last frame alone needed 150 steps in chunks of
+    25 for 1.5 deg, at a third of the speed, and stepped at chunk boundaries)."""
     cold_steps: int | None = None
     """Adam steps of the first face's cold fit, which also settles the driver's body shape and
     face identity for the clip (None: ``FitConfig.steps``, 300; 200 / 150 raised the pitch
     error on those clips from 2.5 to 3.0 / 3.4 deg)."""
+    hold_camera: bool = True
+    """The clip's camera is the first face's fit (the warm fits turn the head, not the camera):
+    a camera turn and the opposite head turn look nearly alike, and freed in every chunk they
+    traded off by up to 2.6 deg at chunk boundaries on a still clip. A driver who turns the
+    whole body then reads as a head and shoulder turn."""
     pose_rate: float | None = 8.0
     """Shoulder readings per second: MediaPipe's pose model (two thirds of a frame's reading
     time) runs on every k-th frame, k = round(fps / pose_rate) (3 at 25 fps, 4 at 30), and the
@@ -315,20 +321,36 @@ class VideoTracker:
         chunks.feed(obs, final=True)
         return chunks.results()
 
-    def _fit_init(self, state: dict[str, np.ndarray], turn: np.ndarray | None, face: np.ndarray,
-                  shoulders: np.ndarray, blendshapes: list[np.ndarray | None]) -> dict[str, np.ndarray]:
-        """A chunk's starting point: ``state`` (the last fitted frame) for every frame, the head
-        turned by ``turn`` [B, 3, 3] (camera frame; None: as it is), the expression from the
-        blendshape scores where the fitter's units are among ``exp_names``, the crop re-placed."""
+    def _fit_init(self, anchor: _Anchor, face: np.ndarray, shoulders: np.ndarray, rotations: list,
+                  blendshapes: list) -> dict[str, np.ndarray]:
+        """Frames' starting point: the ``anchor`` frame's fit moved on by what MediaPipe saw
+        change since that frame: the head turned by the change of the face's rotation (camera
+        frame), the expression units shifted by the change of their blendshape scores (where
+        the fitter's units are among ``exp_names``), and the crop re-placed by least squares.
+        The change of the scores, not the scores: where the landmark fit disagrees with them,
+        starting from the scores themselves left a 2.5 deg step in a still clip."""
         f, b = self.fitter, len(face)
-        init = {k: np.repeat(v[-1:], b, 0) for k, v in state.items()}
-        if turn is not None:
-            init = f.turn_head(init, turn)
+        init = {k: np.repeat(v[-1:], b, 0) for k, v in anchor.state.items()}
+        if anchor.rotation is not None and all(r is not None for r in rotations):
+            init = f.turn_head(init, np.stack(rotations) @ anchor.rotation.T)
         units = f.cfg.expression_units
-        if all(x is not None for x in blendshapes) and all(u in self.exp_names for u in units):
+        if (anchor.blendshapes is not None and all(x is not None for x in blendshapes)
+                and all(u in self.exp_names for u in units)):
             cols = [self.exp_names.index(u) for u in units]
-            init["expression"] = np.stack(blendshapes)[:, cols].astype(np.float32)
+            change = np.stack(blendshapes)[:, cols] - anchor.blendshapes[cols]
+            init["expression"] = np.clip(init["expression"] + change, 0, 1).astype(np.float32)
         return f.place(init, face, shoulders, FIT_RES)
+
+
+@dataclasses.dataclass
+class _Anchor:
+    """The frame every other one starts from (the first face): its fit (:attr:`FitResult.state`,
+    batch 1) and MediaPipe's reading."""
+
+    state: dict[str, np.ndarray]
+    face: np.ndarray
+    rotation: np.ndarray | None
+    blendshapes: np.ndarray | None
 
 
 #: Side of the canonical crop the tracker's label fit works in (the unit of its residual).
@@ -376,8 +398,7 @@ class _ChunkedFit:
         self.parts: list = []
         self.done = 0  # frames handed to a fit
         self.started, self.scanned = False, 0  # a face has been seen; frames looked at for one
-        self.state: dict[str, np.ndarray] | None = None
-        self.rotation: np.ndarray | None = None  # MediaPipe's rotation of the state's frame
+        self.anchor: _Anchor | None = None  # the first face's cold fit
 
     def feed(self, obs: list[Observation], final: bool = False) -> None:
         """Hand over every complete chunk of ``obs`` (the clip so far; ``final``: all of it). A
@@ -390,8 +411,7 @@ class _ChunkedFit:
             if first is None:
                 return
             self.started = True  # the cold fit of the first face starts at once, while reading goes on
-            o = obs[first]
-            self.parts.append(self._run(self._cold, o.face[None], o.shoulders[None], o.rotation))
+            self.parts.append(self._run(self._cold, obs[first]))
         c, n = self.t.cfg.chunk, len(obs)
         while self.done < n:
             stop = min(self.done + c, n)
@@ -405,18 +425,14 @@ class _ChunkedFit:
     def _run(self, fn, *args):
         return self.pool.submit(fn, *args) if self.pool else fn(*args)
 
-    def _cold(self, face: np.ndarray, shoulders: np.ndarray, rotation: np.ndarray | None) -> None:
-        self.state = self.t.fitter.fit(face, shoulders, FIT_RES, steps=self.t.cfg.cold_steps).state
-        self.rotation = rotation
+    def _cold(self, o: Observation) -> None:
+        state = self.t.fitter.fit(o.face[None], o.shoulders[None], FIT_RES, steps=self.t.cfg.cold_steps).state
+        self.anchor = _Anchor(state, o.face, o.rotation, o.blendshapes)
 
     def _fit(self, face, shoulders, rotations, blendshapes):
         f, cfg = self.t.fitter, self.t.cfg
-        turn = None
-        if self.rotation is not None and all(r is not None for r in rotations):
-            turn = np.stack(rotations) @ self.rotation.T
-        init = self.t._fit_init(self.state, turn, face, shoulders, blendshapes)
-        r = f.fit(face, shoulders, FIT_RES, init=init, steps=cfg.warm_steps)
-        self.state, self.rotation = {k: v[-1:] for k, v in r.state.items()}, rotations[-1]
+        init = self.t._fit_init(self.anchor, face, shoulders, rotations, blendshapes)
+        r = f.fit(face, shoulders, FIT_RES, init=init, steps=cfg.warm_steps, hold=("cam",) if cfg.hold_camera else ())
         return r
 
     def results(self) -> dict[str, np.ndarray]:
@@ -448,21 +464,20 @@ class LiveTracker:
     """Webcam frames one at a time -> a causal reading per frame (the app's live mode).
 
     Each frame is read by MediaPipe (:meth:`VideoTracker.observe`) and fitted in ``steps`` warm
-    Adam steps from the previous frame's fit (the first face takes a cold fit, whose camera the
-    stream keeps), and the reading is filtered by a causal One-Euro filter
+    Adam steps from the first face's fit (a cold fit, whose camera the stream keeps) moved on by
+    what MediaPipe saw change since, as :class:`VideoTracker` does; the reading is filtered by a causal One-Euro filter
     (:class:`~aniportrait_hub.tracking.OneEuroFilter`) over expression, joint angles and
     camera. Frames without a face hold the last reading.
 
     Args:
         exp_names: the driven model's expression units.
-        steps: warm fit steps a frame, from the last frame's fit with the head turned by
-            MediaPipe's facial transform, the crop re-placed and the expression read
-            (:meth:`VideoTracker._fit_init`), at learning rate ``lr``; the camera is held
-            (a camera turn and the opposite head turn drift apart in few-step fits). Our
-            choice: on the shipped clip (12.5 fps, the head turning up to ~2.5 deg a frame),
-            head roll / yaw / pitch error 0.6 / 1.8 / 1.5 deg at 10 steps and lr 0.01, 0.12 s
-            a frame on this 2-core CPU; 5 steps lost the yaw (8 deg), 20 gained nothing, lr
-            0.03 gave 0.9 / 2.1 / 2.6 deg.
+        steps: warm fit steps a frame (:meth:`VideoTracker._fit_init`'s start), at learning
+            rate ``lr``, the camera held (a camera turn and the opposite head turn drift apart
+            in few-step fits). Our choice: on the shipped clip (12.5 fps, the head turning up
+            to ~2.5 deg a frame), head roll / yaw / pitch error 0.7 / 1.9 / 1.4 deg at 10 steps
+            and lr 0.01, 0.12 s a frame on this 2-core CPU (lr 0.03: 0.8 / 1.9 / 1.3; 20 steps
+            gained nothing). Started from the previous frame's fit instead, 5-step fits walked
+            off by 8 deg of yaw and a session would drift without end.
         min_cutoff / beta: the One-Euro filter's settings (lower cut-off = steadier, more lag;
             1 Hz added 2 deg of yaw lag on that clip, 3 Hz 0.6 deg).
         config, fitter, model_path: as :class:`VideoTracker` (``config.expression_source``).
@@ -478,7 +493,7 @@ class LiveTracker:
         self.steps, self.lr = steps, lr
         self._video = VideoTracker(exp_names, config, fitter, model_path)
         self._filter = OneEuroFilter(min_cutoff, beta)
-        self._state = self._rotation = None
+        self._anchor: _Anchor | None = None
         self._last: LiveReading | None = None
         self._last_ms = -1
 
@@ -502,13 +517,12 @@ class LiveTracker:
             return dataclasses.replace(self._last, found=False)
         v = self._video
         face, shoulders = obs.face[None], obs.shoulders[None]
-        if self._state is None:
+        if self._anchor is None:  # the first face: a cold fit, every later frame's starting point
             r = v.fitter.fit(face, shoulders, FIT_RES, steps=v.cfg.cold_steps)
+            self._anchor = _Anchor(r.state, obs.face, obs.rotation, obs.blendshapes)
         else:
-            turn = None if obs.rotation is None or self._rotation is None else (obs.rotation @ self._rotation.T)[None]
-            init = v._fit_init(self._state, turn, face, shoulders, [obs.blendshapes])
+            init = v._fit_init(self._anchor, face, shoulders, [obs.rotation], [obs.blendshapes])
             r = v.fitter.fit(face, shoulders, FIT_RES, init=init, steps=self.steps, hold=("cam",), lr=self.lr)
-        self._state, self._rotation = r.state, obs.rotation
         exp = v._expression({"expression": r.expression}, [obs.blendshapes])[0]
         e_dim = len(exp)
         flat = np.concatenate([exp, r.joint_eulers[0].ravel(), r.camera[0]])
