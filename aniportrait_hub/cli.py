@@ -28,3 +28,16 @@ def claim_output(path: str | Path, overwrite: bool, suffix: str | None = None) -
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path} exists; pass --overwrite to replace it")
     return path
+
+
+def parse_args(parser, argv: list[str] | None = None):
+    """``parser.parse_args`` taking each ``--long_option`` also as ``--long-option`` (both
+    spellings are common; the options are declared with underscores)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    fixed = []
+    for a in argv:
+        if a.startswith("--") and len(a) > 2:
+            name, eq, value = a[2:].partition("=")
+            a = "--" + name.replace("-", "_") + eq + value
+        fixed.append(a)
+    return parser.parse_args(fixed)

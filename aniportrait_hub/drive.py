@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from aniportrait_hub.cli import claim_output, run_command
+from aniportrait_hub.cli import claim_output, parse_args, run_command
 
 #: The authors' file names in a driving folder (``examples/driving/real_sample1`` layout),
 #: first match of each.
@@ -199,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--resolution", type=int, default=d.resolution)
     p.add_argument("--save_sequence", type=Path)
     p.add_argument("--overwrite", action="store_true")
-    cfg = DriveConfig(**vars(p.parse_args(argv)))
+    cfg = DriveConfig(**vars(parse_args(p, argv)))
     from aniportrait_hub.tracking import INPUT_ERRORS
 
     return run_command(lambda: "wrote " + ", ".join(str(x) for x in run(cfg)), INPUT_ERRORS)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from aniportrait_hub.cli import claim_output, run_command
+from aniportrait_hub.cli import claim_output, parse_args, run_command
 
 
 @dataclasses.dataclass
@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fps", type=float, default=d.fps)
     p.add_argument("--shoulders", default=d.shoulders, choices=["auto", "relative", "absolute"])
     p.add_argument("--overwrite", action="store_true")
-    args = p.parse_args(argv)
+    args = parse_args(p, argv)
     cfg = GenerateConfig(**vars(args))
     return run_command(lambda: f"wrote {len(run(cfg))} file(s) to {cfg.outdir}",
                        (ValueError, FileNotFoundError, FileExistsError, OSError))

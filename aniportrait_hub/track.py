@@ -18,7 +18,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from aniportrait_hub.cli import claim_output, run_command
+from aniportrait_hub.cli import claim_output, parse_args, run_command
 
 
 def run(video: Path | None, out: Path, authors_dir: Path | None = None, smoothing: float = 0.3,
@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max_seconds", type=float, default=60.0)
     p.add_argument("--expression_source", default="auto", choices=["auto", "blendshapes", "landmarks"])
     p.add_argument("--overwrite", action="store_true")
-    a = p.parse_args(argv)
+    a = parse_args(p, argv)
     from aniportrait_hub.tracking import INPUT_ERRORS
 
     return run_command(lambda: "wrote " + ", ".join(str(x) for x in run(**vars(a))), INPUT_ERRORS)

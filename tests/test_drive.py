@@ -34,7 +34,8 @@ def talking(tmp_path_factory):
 def test_a_video_drives_the_default_model_with_its_audio(talking, tmp_path, capsys):
     _, voiced = talking
     out, seq = tmp_path / "out.mp4", tmp_path / "seq.npz"
-    assert main(["--video", str(voiced), "--out", str(out), "--seed", "4", "--resolution", "96", "--side_by_side",
+    # the options in either spelling: --side-by-side or --side_by_side
+    assert main(["--video", str(voiced), "--out", str(out), "--seed", "4", "--resolution", "96", "--side-by-side",
                  "--depth", "--save_sequence", str(seq)]) == 0
     video = iio.imread(out, index=None)
     assert video.shape == (12, 96, 192, 3) and has_audio(out)  # driver | result
@@ -50,7 +51,7 @@ def test_a_video_drives_the_default_model_with_its_audio(talking, tmp_path, caps
 
 def test_the_authors_real_track_drives_pose_and_camera(tmp_path, capsys):
     out = tmp_path / "real.mp4"
-    assert main(["--authors", str(EXAMPLES / "real_sample1"), "--out", str(out), "--max_seconds", "1",
+    assert main(["--authors", str(EXAMPLES / "real_sample1"), "--out", str(out), "--max-seconds", "1",
                  "--resolution", "64"]) == 0
     err = capsys.readouterr().err
     assert "NOT applied" in err and "first 1 s" in err  # BFM rows on an ARKit model; the cut
