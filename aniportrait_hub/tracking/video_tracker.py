@@ -348,7 +348,6 @@ class _Anchor:
     batch 1) and MediaPipe's reading."""
 
     state: dict[str, np.ndarray]
-    face: np.ndarray
     rotation: np.ndarray | None
     blendshapes: np.ndarray | None
 
@@ -380,9 +379,11 @@ def _held(obs: list[Observation]) -> tuple[np.ndarray, np.ndarray, list, list]:
 
 class _ChunkedFit:
     """A clip's label fit, chunk by chunk as its frames are read: the first frame with a face
-    gets a cold fit, every chunk a warm-started one (:meth:`VideoTracker._fit_init`). With
-    ``background`` the fits run on one worker thread, in order, while the caller reads on
-    (MediaPipe and torch each keep about one core busy; both release the GIL in their kernels)."""
+    gets a cold fit, every chunk a warm-started one from it (:meth:`VideoTracker._fit_init`).
+    With ``background`` the fits run on one worker thread, in order, while the caller reads on
+    (MediaPipe and torch each keep about one core busy; both release the GIL in their kernels).
+    For that while, torch's thread count is one lower (process-wide: two clips tracked at once
+    in one process share the setting)."""
 
     def __init__(self, tracker: VideoTracker, background: bool | None = None):
         from concurrent.futures import ThreadPoolExecutor
@@ -427,13 +428,12 @@ class _ChunkedFit:
 
     def _cold(self, o: Observation) -> None:
         state = self.t.fitter.fit(o.face[None], o.shoulders[None], FIT_RES, steps=self.t.cfg.cold_steps).state
-        self.anchor = _Anchor(state, o.face, o.rotation, o.blendshapes)
+        self.anchor = _Anchor(state, o.rotation, o.blendshapes)
 
     def _fit(self, face, shoulders, rotations, blendshapes):
         f, cfg = self.t.fitter, self.t.cfg
         init = self.t._fit_init(self.anchor, face, shoulders, rotations, blendshapes)
-        r = f.fit(face, shoulders, FIT_RES, init=init, steps=cfg.warm_steps, hold=("cam",) if cfg.hold_camera else ())
-        return r
+        return f.fit(face, shoulders, FIT_RES, init=init, steps=cfg.warm_steps, hold=("cam",) if cfg.hold_camera else ())
 
     def results(self) -> dict[str, np.ndarray]:
         parts = [p.result() if hasattr(p, "result") else p for p in self.parts][1:]  # the cold fit's None first
@@ -519,7 +519,7 @@ class LiveTracker:
         face, shoulders = obs.face[None], obs.shoulders[None]
         if self._anchor is None:  # the first face: a cold fit, every later frame's starting point
             r = v.fitter.fit(face, shoulders, FIT_RES, steps=v.cfg.cold_steps)
-            self._anchor = _Anchor(r.state, obs.face, obs.rotation, obs.blendshapes)
+            self._anchor = _Anchor(r.state, obs.rotation, obs.blendshapes)
         else:
             init = v._fit_init(self._anchor, face, shoulders, [obs.rotation], [obs.blendshapes])
             r = v.fitter.fit(face, shoulders, FIT_RES, init=init, steps=self.steps, hold=("cam",), lr=self.lr)
