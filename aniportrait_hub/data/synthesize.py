@@ -183,7 +183,7 @@ class SyntheticRenderer:
         sc = self.scene(person)
         # 3. Portrait and face camera.
         st = self.settings
-        cam = portrait_camera(torch.tensor([lab["camera"]], dtype=torch.float64), st.portrait_radius,
+        cam = portrait_camera(torch.tensor(np.asarray([lab["camera"]]), dtype=torch.float64), st.portrait_radius,
                               st.portrait_fov_deg, st.portrait_shift)
         fcam = face_camera(cam, sc.head, st.face_distance, st.face_fov_deg)
         face_res = cfg.face_res or max(64, cfg.res // 2)
