@@ -26,9 +26,14 @@ class SkipImage(Exception):
     """The photo is not used; ``str(err)`` is the reason shown in the report."""
 
 
-def load_photo(path: str | Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
-    """RGB uint8 [H, W, 3], EXIF-rotated; grayscale and palette images converted, alpha
-    composited on white.
+def load_photo(path: str | Path, max_pixels: int = MAX_PIXELS, max_side: int | None = None) -> np.ndarray:
+    """RGB uint8 [H, W, 3], EXIF-rotated; grayscale, palette, CMYK and 16-bit images converted,
+    alpha composited on white. The file is only read.
+
+    Args:
+        max_pixels: larger photos are refused (decompression bombs), unless ``max_side`` is given.
+        max_side: downscale photos whose longer side exceeds it instead (PIL's own bomb limit,
+            ~179 MP, still refuses).
 
     Raises:
         SkipImage: not an image, corrupt, too small or too large.
@@ -39,16 +44,24 @@ def load_photo(path: str | Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     try:
         with Image.open(path) as im:
             w, h = im.size
-            if w * h > max_pixels:
+            if max_side is None and w * h > max_pixels:
                 raise SkipImage(f"too large: {w}x{h} pixels (limit {max_pixels:,})")
             if min(w, h) < MIN_SIDE:
                 raise SkipImage(f"too small: {w}x{h} (the shorter side needs >= {MIN_SIDE} pixels)")
+            if max_side is not None and max(w, h) > max_side:
+                im.draft("RGB", (max_side, max_side))  # JPEG: decode at a reduced scale (fast)
             im = ImageOps.exif_transpose(im)
-            if im.mode in ("RGBA", "LA", "P"):
+            if im.mode in ("I;16", "I;16B", "I;16L", "I"):  # 16-bit (or 32-bit integer) grey
+                a = np.asarray(im, dtype=np.float64)
+                im = Image.fromarray((a * 255.0 / (65535.0 if a.max() > 255 else 255.0)).clip(0, 255).astype(np.uint8))
+            if im.mode in ("RGBA", "LA", "P", "PA"):
                 im = im.convert("RGBA")
                 bg = Image.new("RGBA", im.size, (255, 255, 255, 255))
                 im = Image.alpha_composite(bg, im)
-            return np.asarray(im.convert("RGB"))
+            im = im.convert("RGB")
+            if max_side is not None and max(im.size) > max_side:
+                im.thumbnail((max_side, max_side), Image.LANCZOS)
+            return np.asarray(im)
     except SkipImage:
         raise
     except (UnidentifiedImageError, Image.DecompressionBombError) as err:
