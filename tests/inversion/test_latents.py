@@ -1,0 +1,37 @@
+"""Latent inversion finds an appearance code that renders the target person in other views too:
+the default model's own render of one seed, inverted from the prior's mean code, is matched
+better both in the view it was fitted to and 20 deg to the side."""
+
+import math
+
+import torch
+
+from aniportrait_hub import AniPortraitGAN
+from aniportrait_hub.inversion import InversionConfig, invert_latents
+from aniportrait_hub.pipelines.pipeline import PortraitLatents
+from aniportrait_hub.pretrained import DEFAULT_MODEL
+
+
+def _psnr(a, b):
+    return float(10 * torch.log10(1 / ((a - b) ** 2).mean()))
+
+
+def test_an_inverted_code_renders_the_person_in_a_new_view():
+    pipe = AniPortraitGAN.from_pretrained(DEFAULT_MODEL)
+    exp, eul = torch.zeros(1, 52), torch.zeros(1, 6, 3)
+    front, side = torch.full((1, 2), math.pi / 2), torch.tensor([[math.pi / 2, math.pi / 2 + math.radians(20)]])
+    lat = pipe.sample_latents(seed=3)
+    with torch.no_grad():
+        true = pipe.bake_identity(lat, truncation_psi=1.0)
+        target = pipe.render_frame(true, exp, eul, front, resolution=128)
+        target_side = pipe.render_frame(true, exp, eul, side, resolution=128).image
+    inv = invert_latents(pipe, target.image[0], target.mask[0, 0], lat.face_id, lat.betas, exp, eul, front,
+                         InversionConfig(steps=8))
+    assert inv.losses[-1] < 0.8 * inv.losses[0] and inv.latents.noise.shape == lat.noise.shape
+    start = PortraitLatents(lat.face_id, lat.betas, torch.zeros_like(lat.noise))
+    with torch.no_grad():
+        got = {name: pipe.bake_identity(x, truncation_psi=1.0) for name, x in (("start", start), ("inverted", inv.latents))}
+        seen = {k: (_psnr(pipe.render_frame(c, exp, eul, front, resolution=128).image, target.image),
+                    _psnr(pipe.render_frame(c, exp, eul, side, resolution=128).image, target_side)) for k, c in got.items()}
+    # measured with 8 steps: front 15.6 -> 17.8 dB, side 14.6 -> 17.5 dB
+    assert seen["inverted"][0] > seen["start"][0] + 1.5 and seen["inverted"][1] > seen["start"][1] + 1.5, seen
