@@ -104,5 +104,5 @@ def invert_latents(pipe, image: torch.Tensor, mask: torch.Tensor | None, face_id
         loss.backward()
         opt.step()
         sched.step()
-        losses.append(float(loss))
+        losses.append(float(loss.detach()))
     return Inversion(PortraitLatents(face_id, betas, noise.detach()), losses)
