@@ -106,6 +106,7 @@ def run(cfg: DriveConfig) -> list[Path]:
     """Drive as configured; returns the files written."""
     import torch
 
+    from aniportrait_hub.pipelines.pipeline import image_uint8
     from aniportrait_hub.pretrained import load_pipeline
     from aniportrait_hub.tracking import retarget
     from aniportrait_hub.video import depth_image, read_video, write_video
@@ -150,7 +151,7 @@ def run(cfg: DriveConfig) -> list[Path]:
             if cfg.depth:
                 d = depth_image(out.depth[0, 0].cpu().numpy(), out.mask[0, 0].cpu().numpy())
                 depths.append(np.repeat(d[..., None], 3, -1))
-            yield (out.image[0].permute(1, 2, 0).clamp(0, 1).cpu().numpy() * 255).round().astype(np.uint8)
+            yield image_uint8(out.image[0])
 
     video = frames()
     if cfg.side_by_side:

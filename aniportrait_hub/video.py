@@ -2,7 +2,7 @@
 and phones decode), with the driver's audio when there is one.
 
 Reading (:func:`read_video`) goes through imageio-ffmpeg's frame reader: ffmpeg decodes, holds a
-constant frame rate (a variable-rate phone clip becomes its nominal rate), stops at
+constant frame rate (a variable-rate phone clip is sampled at its mean rate), stops at
 ``max_seconds`` and scales frames down to ``max_side``, so a long 4K clip never reaches Python
 at full size. A file that is not a video (empty, truncated, a still image or text renamed
 ``.mp4``) is refused with :class:`VideoReadError` naming what is wrong.

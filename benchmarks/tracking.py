@@ -38,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     from aniportrait_hub.drive import DriveConfig, run
     from aniportrait_hub.pretrained import DEFAULT_MODEL
     from aniportrait_hub.tracking import TrackConfig, VideoTracker
+    from aniportrait_hub.tracking.video_tracker import _held
     from aniportrait_hub.video import read_video, write_video
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -77,12 +78,9 @@ def main(argv: list[str] | None = None) -> int:
             info, it = read_video(clip, max_side=tr.cfg.max_side)
             obs = [tr.observe(f, round(1000 * i / info.fps), pose=i % every == 0) for i, f in enumerate(it)]
             t_obs = time.perf_counter() - t0
-            face = np.stack([o.face for o in obs])
-            sh = np.stack([o.shoulders for o in obs])
-            for i in range(len(sh)):  # the shoulder readings held between the frames they were read on
-                sh[i] = sh[i - i % every]
+            face, sh, rot, blend = _held(obs)  # what the tracker fits: shoulders interpolated between readings
             t0 = time.perf_counter()
-            tr.fit(face, sh, np.stack([o.rotation for o in obs]), np.stack([o.blendshapes for o in obs]))
+            tr.fit(face, sh, np.stack(rot), np.stack(blend))
             t_fit = time.perf_counter() - t0
         with VideoTracker(names) as tr:
             t0 = time.perf_counter()

@@ -47,7 +47,9 @@ HEAD_HEIGHT = 0.23
 
 def _img(t: torch.Tensor) -> np.ndarray:
     """[3, H, W] in [0, 1] -> uint8 [H, W, 3]."""
-    return (t.permute(1, 2, 0).clamp(0, 1).cpu().numpy() * 255).round().astype(np.uint8)
+    from aniportrait_hub.pipelines.pipeline import image_uint8
+
+    return image_uint8(t)
 
 
 def _zeros(pipe):

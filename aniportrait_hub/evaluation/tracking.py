@@ -84,8 +84,6 @@ def blink_scores(true: np.ndarray, got: np.ndarray, threshold: float = 0.4) -> t
     return len(lab), found, false
 
 
-
-
 def rotated_clip(image: np.ndarray, angles_deg: np.ndarray, zooms: np.ndarray, centre: tuple[float, float],
                  side: int = 360, width: float = 360.0) -> list[np.ndarray]:
     """Frames [side, side, 3] uint8 of ``image`` rotated counter-clockwise by each angle about

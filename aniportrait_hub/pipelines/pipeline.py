@@ -317,7 +317,7 @@ class AniPortraitGAN(DiffusionPipeline):
                 fast: bool = True, progress: bool = True) -> Iterator[np.ndarray]:
         """Frames [H, W, 3] uint8 of a cached identity driven by a sequence (tqdm progress)."""
         for out in self.animate_outputs(identity, sequence, resolution, fast, progress):
-            yield (out.image[0].permute(1, 2, 0).clamp(0, 1).cpu().numpy() * 255).round().astype(np.uint8)
+            yield image_uint8(out.image[0])
 
     def animate_outputs(self, identity: IdentityCache, sequence: DrivingSequence, resolution: int | None = None,
                         fast: bool = True, progress: bool = True) -> Iterator[RenderOutput]:
@@ -334,6 +334,11 @@ class AniPortraitGAN(DiffusionPipeline):
         for t in tqdm(range(len(sequence)), desc="animate", disable=not progress):
             yield self.render_frame(identity, exp[t:t + 1], sequence.joint_eulers[t:t + 1],
                                     sequence.camera[t:t + 1], resolution, None, fast, low_res=False)
+
+
+def image_uint8(image: torch.Tensor) -> np.ndarray:
+    """A rendered image [3, H, W] in [0, 1] as a picture: uint8 [H, W, 3]."""
+    return (image.permute(1, 2, 0).clamp(0, 1).cpu().numpy() * 255).round().astype(np.uint8)
 
 
 def _format(out: RenderOutput, output_type: str) -> AniPortraitOutput:

@@ -139,17 +139,17 @@ class BlendshapeTracker:
             res = self._landmarker.detect(frame)
         if not res.face_blendshapes:
             return None
-        # The largest face (landmark box area in pixels) where several are found.
-        sizes = [np.ptp([p.x * image.shape[1] for p in f]) * np.ptp([p.y * image.shape[0] for p in f])
-                 for f in res.face_landmarks]
-        k = int(np.argmax(sizes))
+        k, n = 0, len(res.face_landmarks)
+        if n > 1:  # the largest face (landmark box area in pixels); not worked out for a lone face
+            k = int(np.argmax([np.ptp([p.x * image.shape[1] for p in f]) * np.ptp([p.y * image.shape[0] for p in f])
+                               for f in res.face_landmarks]))
         scores = {c.category_name: c.score for c in res.face_blendshapes[k]}
         exp = np.array([scores.get(n, 0.0) for n in self.exp_names], dtype=np.float32)
         read = np.array([n in scores for n in self.exp_names])
         lm = np.array([(p.x, p.y, p.z) for p in res.face_landmarks[k]], dtype=np.float32)
         tf = np.asarray(res.facial_transformation_matrixes[k], dtype=np.float32) \
             if res.facial_transformation_matrixes else None
-        return BlendshapeReading(exp, read, lm, tf, len(sizes))
+        return BlendshapeReading(exp, read, lm, tf, n)
 
     def close(self) -> None:
         self._landmarker.close()
