@@ -35,8 +35,11 @@ test: $(VENV)/.dev
 test-fast: $(VENV)/.dev
 	$(BIN)/python -m pytest -q -m "not slow"
 
-bench: $(VENV)/.runtime
+bench: $(VENV)/.dev requirements-bench.txt
+	$(BIN)/pip install --quiet -c constraints.txt -r requirements-bench.txt
 	$(BIN)/python benchmarks/body.py
+	$(BIN)/python benchmarks/photo_inversion.py
+	$(BIN)/python benchmarks/photo_real.py
 
 assets: $(VENV)/.runtime
 	$(BIN)/python -m aniportrait_hub.body.build_open_assets --overwrite \

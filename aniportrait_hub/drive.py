@@ -102,8 +102,10 @@ def load_driving(cfg: DriveConfig, exp_names: list[str]):
     return sequence_from_authors_files(**paths, n_interval=1, fps=12.5), []
 
 
-def run(cfg: DriveConfig) -> list[Path]:
-    """Drive as configured; returns the files written."""
+def run(cfg: DriveConfig, pipe=None, identity=None) -> list[Path]:
+    """Drive as configured; returns the files written. ``pipe`` / ``identity`` (an
+    :class:`~aniportrait_hub.rendering.renderer.IdentityCache`): drive these instead of
+    ``cfg.model``'s sampled ``cfg.seed`` (own-photo animation passes its personal model)."""
     import torch
 
     from aniportrait_hub.pipelines.pipeline import image_uint8
@@ -123,7 +125,7 @@ def run(cfg: DriveConfig) -> list[Path]:
         outputs.append(claim_output(Path(cfg.out).with_name(Path(cfg.out).stem + "_depth.mp4"), cfg.overwrite))
     if cfg.save_sequence is not None:
         claim_output(cfg.save_sequence, cfg.overwrite)
-    pipe = load_pipeline(cfg.model)
+    pipe = pipe if pipe is not None else load_pipeline(cfg.model)
     basis = pipe.assets.config.basis_name
     seq, messages = load_driving(cfg, list(pipe.face_model().exp_names))
     if seq.expression_basis not in (basis, "none"):
@@ -143,7 +145,8 @@ def run(cfg: DriveConfig) -> list[Path]:
         print(f"note: {m}", file=sys.stderr)
     if cfg.save_sequence is not None:
         seq.save(cfg.save_sequence)
-    identity = pipe.bake_identity(seed=cfg.seed, truncation_psi=cfg.psi)
+    if identity is None:
+        identity = pipe.bake_identity(seed=cfg.seed, truncation_psi=cfg.psi)
     depths: list[np.ndarray] = []
 
     def frames() -> Iterator[np.ndarray]:

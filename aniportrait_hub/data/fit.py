@@ -229,6 +229,7 @@ class LabelFitter:
         return {**state, "head": self._head_for_rotation(target, state["head"]).astype(np.float32)}
 
     # -- fitting -------------------------------------------------------------------------------
+    @torch.enable_grad()  # an optimisation: it works under a caller's no_grad too
     def fit(self, face_lm: np.ndarray, shoulders: np.ndarray, res: int, init: dict[str, np.ndarray] | None = None,
             steps: int | None = None, hold: tuple[str, ...] = (), lr: float | None = None) -> FitResult:
         """Fit labels to photo landmarks.

@@ -1,13 +1,24 @@
-"""Own-photo animation (issue: own-photo animation): a photo -> an animatable identity.
+"""Own-photo animation (issue: own-photo animation): a photo -> an animatable personal model.
 
-So far: :func:`prepare_photo`, one photo prepared the way the dataset preparation prepares
-photos (detection, label fit, aligned crop, person mask, face-camera crop), with a specific
-error for each photo it cannot use; and :func:`invert_latents`, the appearance code that
-renders like a target image at given labels.
+- :func:`prepare_photo`: one photo prepared the way the dataset preparation prepares photos
+  (detection, label fit, aligned crop, person mask, face-camera crop), with a specific error
+  for each photo it cannot use;
+- :func:`invert_latents`: the appearance code and appearance face identity that render like
+  the photo at its labels, started from the photo encoder's guess (:mod:`.encoder`);
+- :func:`tune_identity`: pivotal tuning of phi around that code, with a locality term;
+- :func:`photo_to_model`: all of it at a named quality; :func:`save_personal_model` keeps the
+  result as a folder ``AniPortraitGAN.from_pretrained`` loads (``pipe.identity``);
+- :mod:`.edits`: attribute directions (age, gender, weight, hair length, skin tone).
 """
 
-from aniportrait_hub.inversion.latents import Inversion, InversionConfig, invert_latents
+from aniportrait_hub.inversion.identity import QUALITIES, PhotoQuality, identity_from_target, photo_to_model
+from aniportrait_hub.inversion.latents import (Inversion, InversionConfig, LossWeights, PhotoTarget, invert_latents,
+                                               photo_loss)
+from aniportrait_hub.inversion.personal import PersonalIdentity, load_identity, save_personal_model
 from aniportrait_hub.inversion.photo import MAX_PHOTO_SIDE, MAX_PROFILE_DEG, PhotoError, PreparedPhoto, prepare_photo
+from aniportrait_hub.inversion.tuning import TuneConfig, Tuning, tune_identity
 
-__all__ = ["MAX_PHOTO_SIDE", "MAX_PROFILE_DEG", "Inversion", "InversionConfig", "PhotoError", "PreparedPhoto",
-           "invert_latents", "prepare_photo"]
+__all__ = ["MAX_PHOTO_SIDE", "MAX_PROFILE_DEG", "QUALITIES", "Inversion", "InversionConfig", "LossWeights",
+           "PersonalIdentity", "PhotoError", "PhotoQuality", "PhotoTarget", "PreparedPhoto", "TuneConfig", "Tuning",
+           "identity_from_target", "invert_latents", "load_identity", "photo_loss", "photo_to_model", "prepare_photo",
+           "save_personal_model", "tune_identity"]

@@ -12,7 +12,8 @@ from pathlib import Path
 from safetensors import safe_open
 
 
-def _snapshot_folder(name: str, kwargs: dict) -> Path:
+def snapshot_folder(name: str, kwargs: dict) -> Path:
+    """The local folder of a pipeline name: itself, or its Hub snapshot (cache only)."""
     if Path(name).is_dir():
         return Path(name)
     from huggingface_hub import snapshot_download
@@ -23,7 +24,7 @@ def _snapshot_folder(name: str, kwargs: dict) -> Path:
 
 def check_loaded_weights(pipe, name: str, kwargs: dict) -> None:
     """Raise ValueError when a component's stored tensors do not match its state dict."""
-    folder = _snapshot_folder(name, kwargs)
+    folder = snapshot_folder(name, kwargs)
     variant = kwargs.get("variant")
     for comp_name, module in pipe.components.items():
         if not hasattr(module, "state_dict"):

@@ -42,11 +42,23 @@ TRUNCATION_SAMPLES = 10_000
 
 @dataclasses.dataclass
 class PortraitLatents:
-    """An identity: face identity [B, K], body shape betas [B, 10], appearance noise [B, 80]."""
+    """An identity: face identity [B, K], body shape betas [B, 10], appearance noise [B, D]
+    (D = ``priors.config.noise_dim``; reference 80, the default model 15).
+
+    ``appearance_face_id`` [B, K] (optional) is the face identity that phi's and U's mappings
+    see in place of ``face_id`` (the geometry and phi's plane warp keep ``face_id``). An inverted
+    photo needs it: the label fit's face identity of a real face lies near the prior's centre
+    (norm ~1 where sampled identities have ~6), a region the mappings never saw, and phi paints
+    it in noise; inversion searches an appearance face identity on the prior's shell instead.
+    """
 
     face_id: torch.Tensor
     betas: torch.Tensor
     noise: torch.Tensor
+    appearance_face_id: torch.Tensor | None = None
+
+    def to(self, device) -> "PortraitLatents":
+        return PortraitLatents(*(None if t is None else t.to(device) for t in dataclasses.astuple(self)))
 
 
 @dataclasses.dataclass
@@ -68,15 +80,20 @@ class AniPortraitGAN(DiffusionPipeline):
     def __init__(self, manifold: ManifoldPredictor, radiance: RadianceGenerator, pose_deformer: PoseDeformer,
                  expression_deformer: ExpressionDeformer, superres: ManifoldSuperResolution,
                  assets: BodyFaceAssets, priors: LabelPriors, render_settings: dict | None = None,
-                 default_resolution: int = 512, default_face_resolution: int = 256):
+                 default_resolution: int = 512, default_face_resolution: int = 256,
+                 edit_directions: dict | None = None):
         super().__init__()
         self.register_modules(manifold=manifold, radiance=radiance, pose_deformer=pose_deformer,
                               expression_deformer=expression_deformer, superres=superres, assets=assets,
                               priors=priors)
         settings = RenderSettings.from_dict(render_settings)
+        # edit_directions: attribute directions in the latents (aniportrait_hub.inversion.edits)
         self.register_to_config(render_settings=settings.to_dict(), default_resolution=default_resolution,
-                                default_face_resolution=default_face_resolution)
+                                default_face_resolution=default_face_resolution, edit_directions=edit_directions)
         self._runtime: dict = {}
+        #: A personal model's person (:class:`~aniportrait_hub.inversion.personal.PersonalIdentity`,
+        #: loaded from its ``identity.safetensors``); None for a generator.
+        self.identity = None
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -130,6 +147,11 @@ class AniPortraitGAN(DiffusionPipeline):
         from aniportrait_hub.models.weights import check_loaded_weights
 
         check_loaded_weights(pipe, name, kwargs)
+        from aniportrait_hub.inversion.personal import load_identity
+        from aniportrait_hub.models.weights import snapshot_folder
+
+        pipe.identity = load_identity(snapshot_folder(name, kwargs))
+        pipe._check_identity()
         return pipe
 
     def save_pretrained(self, save_directory: str | os.PathLike, **kwargs) -> None:
@@ -222,11 +244,21 @@ class AniPortraitGAN(DiffusionPipeline):
         face_id, betas, noise = self.priors.sample_identity(batch_size, g)
         return PortraitLatents(face_id, betas, noise)
 
+    def _check_identity(self) -> None:
+        if self.identity is not None:
+            try:
+                self._check_latents(self.identity.latents)
+            except ValueError as err:
+                raise ValueError(f"this model's identity.safetensors does not match its components: {err}") from err
+
     def _check_latents(self, lat: PortraitLatents) -> int:
         a = self.assets.config
         b = lat.face_id.shape[0]
         for name, t, dim in (("face_id", lat.face_id, a.id_dim), ("betas", lat.betas, 10),
-                             ("noise", lat.noise, self.priors.config.noise_dim)):
+                             ("noise", lat.noise, self.priors.config.noise_dim),
+                             ("appearance_face_id", lat.appearance_face_id, a.id_dim)):
+            if t is None and name == "appearance_face_id":
+                continue
             if t.dim() != 2 or t.shape != (b, dim):
                 raise ValueError(f"latents.{name} must be [B={b}, {dim}], got {tuple(t.shape)}")
             if not torch.isfinite(t).all():
@@ -234,19 +266,34 @@ class AniPortraitGAN(DiffusionPipeline):
         return b
 
     # ------------------------------------------------------------------ per identity
+    def mappings(self, lat: PortraitLatents) -> tuple[FiLMParams, torch.Tensor]:
+        """phi's FiLM parameters and U's style of an identity (differentiable): the mappings see
+        the appearance face identity where one is given, the plane warp the geometry's."""
+        st = self.render_settings
+        z = radiance_latent(st, lat.face_id, lat.noise, lat.betas)
+        if lat.appearance_face_id is None:
+            return self.radiance.mapping(z), self.superres.mapping(z)
+        z_app = radiance_latent(st, lat.appearance_face_id, lat.noise, lat.betas)
+        film = self.radiance.mapping(z_app)
+        film = FiLMParams(film.freqs, film.phases, self.radiance.warp_of(z))
+        return film, self.superres.mapping(z_app)
+
     @torch.no_grad()
     def bake_identity(self, latents: PortraitLatents | None = None, truncation_psi: float = 0.7,
                       seed: int | None = None, generator: torch.Generator | None = None,
-                      batch_size: int = 1) -> IdentityCache:
-        """Mapping, radiance maps and super-resolution of an identity: reused by every frame."""
+                      batch_size: int = 1, edits: dict[str, float] | None = None) -> IdentityCache:
+        """Mapping, radiance maps and super-resolution of an identity: reused by every frame.
+        ``edits``: attribute edits, e.g. ``{"age": 1.0}`` (:mod:`aniportrait_hub.inversion.edits`)."""
         if not 0.0 <= truncation_psi <= 1.0:
             raise ValueError(f"truncation_psi {truncation_psi} outside [0, 1]")
         lat = latents or self.sample_latents(batch_size, seed, generator)
         self._check_latents(lat)
-        dev = self.device
-        lat = PortraitLatents(lat.face_id.to(dev), lat.betas.to(dev), lat.noise.to(dev))
-        z = radiance_latent(self.render_settings, lat.face_id, lat.noise, lat.betas)
-        film, style = self.radiance.mapping(z), self.superres.mapping(z)
+        if edits:
+            from aniportrait_hub.inversion.edits import apply_edits
+
+            lat = apply_edits(lat, edits, self.config.edit_directions)
+        lat = lat.to(self.device)
+        film, style = self.mappings(lat)
         if truncation_psi < 1.0:
             mean_film, mean_style = self.truncation_means()
             film = film.lerp_to(mean_film, truncation_psi)
@@ -280,26 +327,36 @@ class AniPortraitGAN(DiffusionPipeline):
     @torch.no_grad()
     def __call__(self, seed: int | None = None, latents: PortraitLatents | None = None,
                  expression: torch.Tensor | None = None, joint_eulers: torch.Tensor | None = None,
-                 camera: torch.Tensor | None = None, truncation_psi: float = 0.7, resolution: int | None = None,
+                 camera: torch.Tensor | None = None, truncation_psi: float | None = None, resolution: int | None = None,
                  output_type: str = "pil", generator: torch.Generator | None = None, batch_size: int = 1,
-                 face_resolution: int | None = None, fast: bool = True) -> AniPortraitOutput:
+                 face_resolution: int | None = None, fast: bool = True,
+                 edits: dict[str, float] | None = None) -> AniPortraitOutput:
         """Sample and render portraits.
 
         Args:
             seed / generator: randomness of everything not given (identity, noise, expression,
                 pose and camera, drawn from the priors).
-            latents: an identity (:class:`PortraitLatents`); sampled if None.
+            latents: an identity (:class:`PortraitLatents`); if None, a personal model's own person
+                (``self.identity``), else sampled.
             expression: [B, E] in this model's expression basis; joint_eulers [B, 6, 3] (joints
                 12-17, radians, relative to the canonical mean pose); camera [B, 2] (pitch,
                 yaw) radians, frontal (pi/2, pi/2).
-            truncation_psi: in [0, 1] (reference default 0.7).
+            truncation_psi: in [0, 1]; None: the reference 0.7, or 1.0 (none) for a personal
+                model's own person.
             resolution / face_resolution: output sides (defaults from the preset; face 0 = none).
             output_type: ``"pil"``, ``"np"`` or ``"pt"``.
+            edits: attribute edits in standard deviations, e.g. ``{"age": 1.0, "skin_tone": -0.5}``
+                (names in :data:`aniportrait_hub.inversion.edits.ATTRIBUTES`).
         """
         if output_type not in ("pil", "np", "pt"):
             raise ValueError(f"output_type must be 'pil', 'np' or 'pt', got {output_type!r}")
         g = self._generator(seed, generator)
-        if latents is None:
+        if truncation_psi is None:
+            truncation_psi = 1.0 if latents is None and self.identity is not None else 0.7
+        if latents is None and self.identity is not None:
+            one = self.identity.latents
+            latents = PortraitLatents(*(None if t is None else t.expand(batch_size, -1) for t in dataclasses.astuple(one)))
+        elif latents is None:
             latents = self.sample_latents(batch_size, generator=g)
         b = self._check_latents(latents)
         if expression is None:
@@ -308,7 +365,7 @@ class AniPortraitGAN(DiffusionPipeline):
             pose, cam = self.priors.sample_pose_camera(b, g)
             joint_eulers = pose if joint_eulers is None else joint_eulers
             camera = cam if camera is None else camera
-        identity = self.bake_identity(latents, truncation_psi)
+        identity = self.bake_identity(latents, truncation_psi, edits=edits)
         face_res = self.config.default_face_resolution if face_resolution is None else face_resolution
         out = self.render_frame(identity, expression, joint_eulers, camera, resolution, face_res or None, fast)
         return _format(out, output_type)

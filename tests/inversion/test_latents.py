@@ -7,7 +7,7 @@ import math
 import torch
 
 from aniportrait_hub import AniPortraitGAN
-from aniportrait_hub.inversion import InversionConfig, invert_latents
+from aniportrait_hub.inversion import InversionConfig, PhotoTarget, invert_latents
 from aniportrait_hub.pipelines.pipeline import PortraitLatents
 from aniportrait_hub.pretrained import DEFAULT_MODEL
 
@@ -23,10 +23,11 @@ def test_an_inverted_code_renders_the_person_in_a_new_view():
     lat = pipe.sample_latents(seed=3)
     with torch.no_grad():
         true = pipe.bake_identity(lat, truncation_psi=1.0)
-        target = pipe.render_frame(true, exp, eul, front, resolution=128)
+        target = pipe.render_frame(true, exp, eul, front, resolution=128, face_resolution=128)
         target_side = pipe.render_frame(true, exp, eul, side, resolution=128).image
-    inv = invert_latents(pipe, target.image[0], target.mask[0, 0], lat.face_id, lat.betas, exp, eul, front,
-                         InversionConfig(steps=8))
+    tg = PhotoTarget.from_images(target.image[0], target.mask[0, 0], target.face_image[0], lat.face_id, lat.betas,
+                                 exp, eul, front)
+    inv = invert_latents(pipe, tg, InversionConfig(steps=8))
     assert inv.losses[-1] < 0.8 * inv.losses[0] and inv.latents.noise.shape == lat.noise.shape
     start = PortraitLatents(lat.face_id, lat.betas, torch.zeros_like(lat.noise))
     with torch.no_grad():

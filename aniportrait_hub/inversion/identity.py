@@ -1,0 +1,108 @@
+"""One photo -> an animatable personal model: preparation, encoder start, latent inversion,
+pivotal tuning (each step shows a progress bar).
+
+    pipe, person = photo_to_model(base_pipe, "me.jpg", quality="quick")
+    cache = pipe.bake_identity(person.latents, truncation_psi=1.0)
+    frame = pipe.render_frame(cache, person.expression, person.joint_eulers, person.camera)
+
+``quality`` names a :class:`PhotoQuality` of :data:`QUALITIES` (or pass one).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from aniportrait_hub.inversion.latents import InversionConfig, PhotoTarget, invert_latents
+from aniportrait_hub.inversion.personal import PersonalIdentity
+from aniportrait_hub.inversion.tuning import TuneConfig, tune_identity
+
+
+@dataclasses.dataclass
+class PhotoQuality:
+    """How hard a photo is worked on (our choices, measured in BENCHMARKS.md)."""
+
+    invert: InversionConfig
+    tune: TuneConfig
+    encoder: bool = True
+    """Start the inversion from the photo encoder's guess (False: from the prior's mean)."""
+
+
+#: ``quick``: the 60 s budget on a 2-core CPU; ``full``: several minutes, closer to the photo.
+#: Tuning at 1e-3 for 30 steps drew stripes (SIREN's high frequencies) over the astronaut's face.
+QUALITIES = {
+    "quick": PhotoQuality(InversionConfig(steps=6, lr=0.1), TuneConfig(steps=6, lr=5e-4)),
+    "full": PhotoQuality(InversionConfig(steps=30, lr=0.1), TuneConfig(steps=40, lr=3e-4)),
+}
+
+
+def _quality(quality: str | PhotoQuality) -> PhotoQuality:
+    if isinstance(quality, PhotoQuality):
+        return quality
+    if quality not in QUALITIES:
+        raise ValueError(f"quality must be one of {sorted(QUALITIES)}, got {quality!r}")
+    return QUALITIES[quality]
+
+
+def encoder_start(target: PhotoTarget, encoder, noise_dim: int):
+    """The encoder's guess for ``target`` as starting latents (the target's geometry)."""
+    from aniportrait_hub.pipelines.pipeline import PortraitLatents
+
+    with torch.no_grad():
+        code = encoder(target.image.to(encoder.dtype)).float()
+    return PortraitLatents(target.face_id, target.betas, code[:, :noise_dim])
+
+
+def identity_from_target(pipe, target: PhotoTarget, quality: str | PhotoQuality = "quick", encoder=None,
+                         tune: bool = True, info: dict | None = None) -> tuple[object, PersonalIdentity]:
+    """Invert (and pivotally tune) ``pipe`` to a prepared target; returns (pipeline, identity).
+
+    ``encoder``: a :class:`~aniportrait_hub.inversion.encoder.PhotoEncoder` (None with
+    ``quality.encoder``: the shipped one). ``tune=False`` skips pivotal tuning (the pipeline
+    returned is ``pipe`` itself).
+    """
+    from aniportrait_hub.inversion.encoder import load_encoder
+
+    q = _quality(quality)
+    info = dict(info or {})
+    t0 = time.perf_counter()
+    start = None
+    if q.encoder:
+        encoder = encoder if encoder is not None else load_encoder()
+        start = encoder_start(target, encoder, pipe.priors.config.noise_dim)
+    inv = invert_latents(pipe, target, q.invert, start=start)
+    t1 = time.perf_counter()
+    tuned = pipe
+    if tune and q.tune.steps:
+        result = tune_identity(pipe, target, inv.latents, q.tune)
+        tuned = result.pipe
+        info.update(tune_losses=[round(v, 5) for v in result.losses], locality=[round(v, 5) for v in result.locality])
+    info.update(invert_losses=[round(v, 5) for v in inv.losses], invert_seconds=round(t1 - t0, 2),
+                tune_seconds=round(time.perf_counter() - t1, 2), encoder=q.encoder, tuned=tune)
+    expression, joint_eulers, camera = target.labels()
+    return tuned, PersonalIdentity(inv.latents, expression, joint_eulers, camera, info)
+
+
+def photo_to_model(pipe, photo: str | Path | np.ndarray, quality: str | PhotoQuality = "quick", encoder=None,
+                   tune: bool = True) -> tuple[object, PersonalIdentity]:
+    """A photo (path or RGB uint8 array) -> (personal pipeline, identity).
+
+    Raises:
+        PhotoError: the photo cannot be used (the message says why; the file is only read).
+    """
+    from aniportrait_hub.inversion.photo import prepare_photo
+
+    name = Path(photo).name if not isinstance(photo, np.ndarray) else "photo"
+    t0 = time.perf_counter()
+    prepared = prepare_photo(photo)
+    target = PhotoTarget.from_prepared(prepared)
+    info = {"photo": name, "quality": quality if isinstance(quality, str) else "custom",
+            "prepare_seconds": round(time.perf_counter() - t0, 2), "messages": prepared.messages,
+            "head_yaw_deg": round(prepared.head_yaw_deg, 1)}
+    tuned, person = identity_from_target(pipe, target, quality, encoder, tune, info)
+    person.info["seconds"] = round(time.perf_counter() - t0, 2)
+    return tuned, person

@@ -1,0 +1,85 @@
+"""A personal model: the pipeline an own photo was turned into, saved so ``from_pretrained``
+loads it.
+
+Our choice of format: a full copy of the pipeline (every component as safetensors, float32,
+~18 MB with the default model, of which 12 MB are the body/face assets), with the pivotally
+tuned phi in place of the original, plus ``identity.safetensors``: the person's latents and the
+photo's labels. A copy rather than only the tuned tensors because it then loads anywhere, by
+folder or Hub repo id, with nothing but :meth:`AniPortraitGAN.from_pretrained`, and pushes to
+the Hub as one repo; the tuned tensors alone would be 0.6 MB but need their base model beside
+them. :meth:`AniPortraitGAN.from_pretrained` attaches the identity as ``pipe.identity``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+#: The identity file inside a personal model's folder.
+IDENTITY_FILE = "identity.safetensors"
+
+
+@dataclasses.dataclass
+class PersonalIdentity:
+    """Who a personal model draws (``latents``) and how the photo showed them (its labels)."""
+
+    latents: object
+    """:class:`~aniportrait_hub.pipelines.pipeline.PortraitLatents` (batch 1); bake it with
+    ``truncation_psi=1.0``."""
+    expression: torch.Tensor
+    """[1, E] the photo's expression."""
+    joint_eulers: torch.Tensor
+    """[1, 6, 3] the photo's pose."""
+    camera: torch.Tensor
+    """[1, 2] the photo's camera."""
+    info: dict = dataclasses.field(default_factory=dict)
+    """How it was made (photo name, quality, steps, losses, seconds)."""
+
+
+def save_personal_model(pipe, identity: PersonalIdentity, folder: str | Path) -> Path:
+    """Save ``pipe`` (the tuned pipeline) and ``identity`` into ``folder``.
+
+    Raises:
+        FileExistsError: ``folder`` exists and is not empty (nothing is overwritten).
+    """
+    folder = Path(folder)
+    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+        raise FileExistsError(f"{folder} exists and is not empty; choose a new folder (nothing was overwritten)")
+    pipe.save_pretrained(folder)
+    lat = identity.latents
+    tensors = {"face_id": lat.face_id, "betas": lat.betas, "noise": lat.noise, "expression": identity.expression,
+               "joint_eulers": identity.joint_eulers, "camera": identity.camera}
+    if lat.appearance_face_id is not None:
+        tensors["appearance_face_id"] = lat.appearance_face_id
+    save_file({k: v.detach().float().contiguous().cpu() for k, v in tensors.items()}, str(folder / IDENTITY_FILE),
+              metadata={"info": json.dumps(identity.info)})
+    card = folder / "README.md"
+    if card.is_file():
+        name = identity.info.get("photo", "a photo")
+        card.write_text(card.read_text() + f"\n## Personal model\n\nThis copy draws one person, inverted from {name} "
+                        f"({identity.info.get('quality', '?')} quality) and pivotally tuned: phi's colour and opacity "
+                        f"heads differ from the base model. `pipe.identity` holds the person's latents and the photo's "
+                        f"labels (`{IDENTITY_FILE}`).\n")
+    return folder
+
+
+def load_identity(folder: str | Path) -> PersonalIdentity | None:
+    """The identity stored in a personal model's folder (None when it has none)."""
+    from aniportrait_hub.pipelines.pipeline import PortraitLatents
+
+    path = Path(folder) / IDENTITY_FILE
+    if not path.is_file():
+        return None
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            t = {k: f.get_tensor(k) for k in f.keys()}
+            info = json.loads((f.metadata() or {}).get("info", "{}"))
+        lat = PortraitLatents(t["face_id"], t["betas"], t["noise"], t.get("appearance_face_id"))
+        return PersonalIdentity(lat, t["expression"], t["joint_eulers"], t["camera"], info)
+    except (KeyError, OSError, ValueError, json.JSONDecodeError) as err:
+        raise ValueError(f"{path} is corrupt or incomplete ({err})") from err
