@@ -41,6 +41,7 @@ class FaceId:
         self.rec = dlib.face_recognition_model_v1(str(root / "dlib_face_recognition_resnet_model_v1.dat"))
 
     def __call__(self, img: np.ndarray):
+        img = np.ascontiguousarray(img, dtype=np.uint8)
         dets = self.det(img, 1)
         if not dets:
             return None

@@ -32,10 +32,11 @@ class PhotoQuality:
     """Start the inversion from the photo encoder's guess (False: from the prior's mean)."""
 
 
-#: ``quick``: the 60 s budget on a 2-core CPU; ``full``: several minutes, closer to the photo.
+#: ``quick``: the 60 s budget on a 2-core CPU (6 + 6 steps took 75-100 s); ``full``: several
+#: minutes, closer to the photo.
 #: Tuning at 1e-3 for 30 steps drew stripes (SIREN's high frequencies) over the astronaut's face.
 QUALITIES = {
-    "quick": PhotoQuality(InversionConfig(steps=6, lr=0.1), TuneConfig(steps=6, lr=5e-4)),
+    "quick": PhotoQuality(InversionConfig(steps=4, lr=0.1), TuneConfig(steps=3, lr=5e-4)),
     "full": PhotoQuality(InversionConfig(steps=30, lr=0.1), TuneConfig(steps=40, lr=3e-4)),
 }
 

@@ -178,6 +178,7 @@ def shell_face_id(pipe, face_id: torch.Tensor) -> torch.Tensor:
     return face_id * (radius / norm)
 
 
+@torch.enable_grad()  # an optimisation: it works under a caller's no_grad too
 def invert_latents(pipe, target: PhotoTarget, config: InversionConfig | None = None,
                    start=None) -> Inversion:
     """Search the appearance code ``eps`` and the appearance face identity whose render at the

@@ -59,6 +59,7 @@ class Tuning:
     locality: list[float]
 
 
+@torch.enable_grad()  # an optimisation: it works under a caller's no_grad too
 def tune_identity(pipe, target: PhotoTarget, latents, config: TuneConfig | None = None, seed: int = 0) -> Tuning:
     """Fine-tune a copy of ``pipe``'s phi so ``latents`` (the pivot) render like ``target``.
 

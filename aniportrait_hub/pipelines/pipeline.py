@@ -57,8 +57,12 @@ class PortraitLatents:
     noise: torch.Tensor
     appearance_face_id: torch.Tensor | None = None
 
+    def tensors(self) -> tuple:
+        """(face_id, betas, noise, appearance_face_id), the last possibly None."""
+        return self.face_id, self.betas, self.noise, self.appearance_face_id
+
     def to(self, device) -> "PortraitLatents":
-        return PortraitLatents(*(None if t is None else t.to(device) for t in dataclasses.astuple(self)))
+        return PortraitLatents(*(None if t is None else t.to(device) for t in self.tensors()))
 
 
 @dataclasses.dataclass
@@ -355,7 +359,7 @@ class AniPortraitGAN(DiffusionPipeline):
             truncation_psi = 1.0 if latents is None and self.identity is not None else 0.7
         if latents is None and self.identity is not None:
             one = self.identity.latents
-            latents = PortraitLatents(*(None if t is None else t.expand(batch_size, -1) for t in dataclasses.astuple(one)))
+            latents = PortraitLatents(*(None if t is None else t.expand(batch_size, -1) for t in one.tensors()))
         elif latents is None:
             latents = self.sample_latents(batch_size, generator=g)
         b = self._check_latents(latents)

@@ -36,3 +36,20 @@ def test_an_inverted_code_renders_the_person_in_a_new_view():
                     _psnr(pipe.render_frame(c, exp, eul, side, resolution=128).image, target_side)) for k, c in got.items()}
     # measured with 8 steps: front 15.6 -> 17.8 dB, side 14.6 -> 17.5 dB
     assert seen["inverted"][0] > seen["start"][0] + 1.5 and seen["inverted"][1] > seen["start"][1] + 1.5, seen
+
+
+def test_inversion_and_tuning_work_under_a_callers_no_grad():
+    from aniportrait_hub.inversion import TuneConfig, tune_identity
+
+    pipe = AniPortraitGAN.from_pretrained(DEFAULT_MODEL)
+    lat = pipe.sample_latents(seed=5)
+    exp, eul, cam = torch.zeros(1, 52), torch.zeros(1, 6, 3), torch.full((1, 2), math.pi / 2)
+    with torch.no_grad():
+        out = pipe.render_frame(pipe.bake_identity(lat, truncation_psi=1.0), exp, eul, cam, resolution=128,
+                                face_resolution=128)
+        tg = PhotoTarget.from_images(out.image[0], out.mask[0, 0], out.face_image[0], lat.face_id, lat.betas, exp,
+                                     eul, cam)
+        inv = invert_latents(pipe, tg, InversionConfig(steps=1))
+        tuned = tune_identity(pipe, tg, inv.latents, TuneConfig(steps=1, locality_identities=1))
+    assert len(inv.losses) == 1 and len(tuned.losses) == 1
+    assert not torch.equal(tuned.pipe.radiance.color_head.weight, pipe.radiance.color_head.weight)
