@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import time
 
 import numpy as np
 import torch
@@ -165,8 +164,3 @@ def mean_start(pipe, people: list[dict]) -> dict:
     return {c: {m: round(float(np.mean([row[c][m] for row in rows])), 3) for m in ("psnr", "ssim", "iou")}
             for c in rows[0]}
 
-
-def timed(fn, *args, **kwargs):
-    t = time.perf_counter()
-    out = fn(*args, **kwargs)
-    return out, time.perf_counter() - t

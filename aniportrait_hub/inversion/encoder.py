@@ -76,12 +76,12 @@ def generator_pairs(pipe, n: int, seed: int = 0, config: PairConfig | None = Non
 
     cfg = config or PairConfig()
     g = torch.Generator().manual_seed(seed)
-    images, codes = [], []
+    images, codes, done = [], [], 0
     r = pipe.renderer()
     field = pipe.field_grid()
     with tqdm(total=n, desc="generator pairs", disable=not progress) as bar:
-        while sum(len(c) for c in codes) < n:
-            b = min(cfg.batch, n - sum(len(c) for c in codes))
+        while done < n:
+            b = min(cfg.batch, n - done)
             lat = pipe.sample_latents(b, generator=g)
             exp = pipe.priors.sample_expression(b, g)
             pose, cam = pipe.priors.sample_pose_camera(b, g)
@@ -89,6 +89,7 @@ def generator_pairs(pipe, n: int, seed: int = 0, config: PairConfig | None = Non
             out = r.render(cache, exp, pose, cam, cfg.side, field=field, low_res=True)
             images.append(out.low_res_image.clamp(0, 1).to(torch.float16))
             codes.append(lat.noise)
+            done += b
             bar.update(b)
     return torch.cat(images).float(), torch.cat(codes)
 

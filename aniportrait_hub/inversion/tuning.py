@@ -112,5 +112,4 @@ def tune_identity(pipe, target: PhotoTarget, latents, config: TuneConfig | None 
         for p in radiance.parameters():
             p.requires_grad_(False)
     radiance.eval()
-    tuned._runtime = {k: v for k, v in tuned._runtime.items() if k in ("field", "heights")}
     return Tuning(tuned, losses, locality)

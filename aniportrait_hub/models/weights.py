@@ -22,8 +22,9 @@ def snapshot_folder(name: str, kwargs: dict) -> Path:
                                   local_files_only=True))
 
 
-def check_loaded_weights(pipe, name: str, kwargs: dict) -> None:
-    """Raise ValueError when a component's stored tensors do not match its state dict."""
+def check_loaded_weights(pipe, name: str, kwargs: dict) -> Path:
+    """Raise ValueError when a component's stored tensors do not match its state dict; returns
+    the pipeline's local folder."""
     folder = snapshot_folder(name, kwargs)
     variant = kwargs.get("variant")
     for comp_name, module in pipe.components.items():
@@ -50,3 +51,4 @@ def check_loaded_weights(pipe, name: str, kwargs: dict) -> None:
                 parts.append(f"mis-shaped {mismatched[:5]} (e.g. {k}: stored {stored[k]}, model {expected[k]})")
             raise ValueError(f"{name}: weights of component '{comp_name}' do not match its config: "
                              + "; ".join(parts))
+    return folder

@@ -150,11 +150,10 @@ class AniPortraitGAN(DiffusionPipeline):
             raise type(err)(f"cannot load an AniPortraitGAN pipeline from {name!r}{hint}: {err}") from err
         from aniportrait_hub.models.weights import check_loaded_weights
 
-        check_loaded_weights(pipe, name, kwargs)
+        folder = check_loaded_weights(pipe, name, kwargs)
         from aniportrait_hub.inversion.personal import load_identity
-        from aniportrait_hub.models.weights import snapshot_folder
 
-        pipe.identity = load_identity(snapshot_folder(name, kwargs))
+        pipe.identity = load_identity(folder)
         pipe._check_identity()
         return pipe
 
