@@ -114,27 +114,42 @@ def score(pipe, latents, person: dict) -> dict:
     return out
 
 
+@torch.no_grad()
+def locality(pipe, tuned, n: int = 4, seed: int = 11, side: int = 128) -> float:
+    """Mean absolute change ([0, 1] pixels) of ``n`` other identities' renders between ``pipe``
+    and ``tuned`` (0 when the tuning changed no weights: FiLM mode)."""
+    if tuned is pipe:
+        return 0.0
+    other = pipe.sample_latents(n, seed=seed)
+    a = pipe(latents=other, seed=seed, resolution=side, output_type="np").images
+    b = tuned(latents=other, seed=seed, resolution=side, output_type="np").images
+    return float(np.abs(a - b).mean())
+
+
 def evaluate(pipe, people: list[dict], variants: dict, encoder=None, progress: bool = True) -> dict:
     """Scores of every variant (name -> PhotoQuality) with and without tuning, per person and
-    condition, plus seconds; renders kept under ``"renders"`` for pictures."""
+    condition, plus seconds and how far tuning moved other people (``"others_moved"``,
+    :func:`locality`, a mean over people); renders kept in the rows for pictures."""
     from aniportrait_hub.inversion.identity import identity_from_target
 
     results = {}
     for vname, q in variants.items():
         rows = {"untuned": [], "tuned": []}
-        secs = {"invert": [], "tune": []}
+        secs, moved = {"invert": [], "tune": []}, []
         for person in people:
             target = target_of(person)
             tuned, ident = identity_from_target(pipe, target, q, encoder=encoder)
             secs["invert"].append(ident.info["invert_seconds"])
             secs["tune"].append(ident.info["tune_seconds"])
-            rows["untuned"].append(score(pipe, ident.latents, person))
+            rows["untuned"].append(score(pipe, dataclasses.replace(ident.latents, film_offset=None), person))
             rows["tuned"].append(score(tuned, ident.latents, person))
+            moved.append(locality(pipe, tuned))
             if progress:
                 print(f"[fidelity] {vname} person {person['index']}: "
                       f"untuned yaw+20 {rows['untuned'][-1]['yaw+20']['psnr']:.2f} dB, "
                       f"tuned {rows['tuned'][-1]['yaw+20']['psnr']:.2f} dB", flush=True)
         results[vname] = {"rows": rows, "seconds": {k: float(np.mean(v)) for k, v in secs.items()},
+                          "others_moved": float(np.mean(moved)),
                           "config": dataclasses.asdict(q)}
     return results
 
@@ -143,7 +158,7 @@ def summary(results: dict) -> dict:
     """Means over people: variant -> untuned|tuned -> condition -> metric."""
     out = {}
     for vname, r in results.items():
-        out[vname] = {"seconds": r["seconds"]}
+        out[vname] = {"seconds": r["seconds"], "others_moved": round(r["others_moved"], 4)}
         for tuned, rows in r["rows"].items():
             out[vname][tuned] = {c: {m: round(float(np.mean([row[c][m] for row in rows])), 3)
                                      for m in ("psnr", "ssim", "iou")} for c in rows[0]}

@@ -23,6 +23,7 @@ Learn them (anny's first build takes ~2 min) and write them into a pipeline fold
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from pathlib import Path
 
@@ -118,8 +119,6 @@ def apply_edits(latents, edits: dict[str, float] | None, directions: dict | None
     Raises:
         ValueError: an unknown attribute, a strength out of range, or a model without directions.
     """
-    from aniportrait_hub.pipelines.pipeline import PortraitLatents
-
     if not edits:
         return latents
     if not directions:
@@ -137,7 +136,7 @@ def apply_edits(latents, edits: dict[str, float] | None, directions: dict | None
             noise = noise + s * torch.tensor(d["noise"], dtype=noise.dtype)
         if "betas" in d:
             betas = betas + s * torch.tensor(d["betas"], dtype=betas.dtype)
-    return PortraitLatents(latents.face_id, betas, noise, latents.appearance_face_id)
+    return dataclasses.replace(latents, betas=betas, noise=noise)
 
 
 def parse_edits(items: list[str] | None) -> dict[str, float]:

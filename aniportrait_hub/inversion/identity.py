@@ -32,12 +32,14 @@ class PhotoQuality:
     """Start the inversion from the photo encoder's guess (False: from the prior's mean)."""
 
 
-#: ``quick``: the 60 s budget on a 2-core CPU (6 + 6 steps took 75-100 s); ``full``: several
-#: minutes, closer to the photo.
-#: Tuning at 1e-3 for 30 steps drew stripes (SIREN's high frequencies) over the astronaut's face.
+#: ``quick``: the 60 s budget on a 2-core CPU; ``full``: a few minutes, closer to the photo.
+#: Tuning is the person's FiLM offset (``TuneConfig.mode="film"``): on a held-out synthetic person
+#: (4 inversion steps, yaw +20 view) 3 steps at lr 0.02 gave +2.0 dB, 10 steps +3.5 dB, 30 steps
+#: +4.0 dB (0.01: +1.1, +3.8 dB; 0.05 and 0.1 overshot: +0.9, -0.6 dB at 3 steps), where tuning
+#: phi's heads (``"weights"``, 3 steps at 5e-4) gave +1.4 dB and moved other people too.
 QUALITIES = {
-    "quick": PhotoQuality(InversionConfig(steps=4, lr=0.1), TuneConfig(steps=3, lr=5e-4)),
-    "full": PhotoQuality(InversionConfig(steps=30, lr=0.1), TuneConfig(steps=40, lr=3e-4)),
+    "quick": PhotoQuality(InversionConfig(steps=4, lr=0.1), TuneConfig(steps=5, film_lr=0.02)),
+    "full": PhotoQuality(InversionConfig(steps=30, lr=0.1), TuneConfig(steps=30, film_lr=0.02)),
 }
 
 
@@ -63,8 +65,9 @@ def identity_from_target(pipe, target: PhotoTarget, quality: str | PhotoQuality 
     """Invert (and pivotally tune) ``pipe`` to a prepared target; returns (pipeline, identity).
 
     ``encoder``: a :class:`~aniportrait_hub.inversion.encoder.PhotoEncoder` (None with
-    ``quality.encoder``: the shipped one). ``tune=False`` skips pivotal tuning (the pipeline
-    returned is ``pipe`` itself).
+    ``quality.encoder``: the shipped one). ``tune=False`` skips pivotal tuning. The pipeline
+    returned is ``pipe`` itself unless ``quality.tune.mode`` is ``"weights"`` (a copy with the
+    tuned phi); in ``"film"`` mode the tuning is the identity's ``latents.film_offset``.
     """
     from aniportrait_hub.inversion.encoder import load_encoder
 
@@ -77,15 +80,16 @@ def identity_from_target(pipe, target: PhotoTarget, quality: str | PhotoQuality 
         start = encoder_start(target, encoder, pipe.priors.config.noise_dim)
     inv = invert_latents(pipe, target, q.invert, start=start)
     t1 = time.perf_counter()
-    tuned = pipe
+    tuned, latents = pipe, inv.latents
     if tune and q.tune.steps:
         result = tune_identity(pipe, target, inv.latents, q.tune)
-        tuned = result.pipe
-        info.update(tune_losses=[round(v, 5) for v in result.losses], locality=[round(v, 5) for v in result.locality])
+        tuned, latents = result.pipe, result.latents
+        info.update(tune_mode=q.tune.mode, tune_losses=[round(v, 5) for v in result.losses],
+                    locality=[round(v, 5) for v in result.locality])
     info.update(invert_losses=[round(v, 5) for v in inv.losses], invert_seconds=round(t1 - t0, 2),
                 tune_seconds=round(time.perf_counter() - t1, 2), encoder=q.encoder, tuned=tune)
     expression, joint_eulers, camera = target.labels()
-    return tuned, PersonalIdentity(inv.latents, expression, joint_eulers, camera, info)
+    return tuned, PersonalIdentity(latents, expression, joint_eulers, camera, info)
 
 
 def photo_to_model(pipe, photo: str | Path | np.ndarray, quality: str | PhotoQuality = "quick", encoder=None,

@@ -2,9 +2,9 @@
 loads it.
 
 Our choice of format: a full copy of the pipeline (every component as safetensors, float32,
-~18 MB with the default model, of which 12 MB are the body/face assets), with the pivotally
-tuned phi in place of the original, plus ``identity.safetensors``: the person's latents and the
-photo's labels. A copy rather than only the tuned tensors because it then loads anywhere, by
+~18 MB with the default model, of which 12 MB are the body/face assets; in ``"weights"`` tuning
+mode with the tuned phi in place of the original), plus ``identity.safetensors``: the person's
+latents (with the FiLM offset of ``"film"`` tuning) and the photo's labels. A copy rather than only the tuned tensors because it then loads anywhere, by
 folder or Hub repo id, with nothing but :meth:`AniPortraitGAN.from_pretrained`, and pushes to
 the Hub as one repo; the tuned tensors alone would be 0.6 MB but need their base model beside
 them. :meth:`AniPortraitGAN.from_pretrained` attaches the identity as ``pipe.identity``.
@@ -54,17 +54,21 @@ def save_personal_model(pipe, identity: PersonalIdentity, folder: str | Path) ->
     lat = identity.latents
     tensors = {"face_id": lat.face_id, "betas": lat.betas, "noise": lat.noise, "expression": identity.expression,
                "joint_eulers": identity.joint_eulers, "camera": identity.camera}
-    if lat.appearance_face_id is not None:
-        tensors["appearance_face_id"] = lat.appearance_face_id
+    for name in ("appearance_face_id", "film_offset"):
+        if getattr(lat, name) is not None:
+            tensors[name] = getattr(lat, name)
     save_file({k: v.detach().float().contiguous().cpu() for k, v in tensors.items()}, str(folder / IDENTITY_FILE),
               metadata={"info": json.dumps(identity.info)})
     card = folder / "README.md"
     if card.is_file():
         name = identity.info.get("photo", "a photo")
+        mode = identity.info.get("tune_mode") if identity.info.get("tuned", True) else None
+        how = {"film": "pivotally tuned through its own FiLM offset of phi (the components are the base model's)",
+               "weights": "pivotally tuned: phi's colour and opacity heads differ from the base model"}.get(
+            mode, "not tuned (the components are the base model's)")
         card.write_text(card.read_text() + f"\n## Personal model\n\nThis copy draws one person, inverted from {name} "
-                        f"({identity.info.get('quality', '?')} quality) and pivotally tuned: phi's colour and opacity "
-                        f"heads differ from the base model. `pipe.identity` holds the person's latents and the photo's "
-                        f"labels (`{IDENTITY_FILE}`).\n")
+                        f"({identity.info.get('quality', '?')} quality) and {how}. `pipe.identity` holds the person's "
+                        f"latents and the photo's labels (`{IDENTITY_FILE}`).\n")
     return folder
 
 
@@ -79,7 +83,7 @@ def load_identity(folder: str | Path) -> PersonalIdentity | None:
         with safe_open(str(path), framework="pt") as f:
             t = {k: f.get_tensor(k) for k in f.keys()}
             info = json.loads((f.metadata() or {}).get("info", "{}"))
-        lat = PortraitLatents(t["face_id"], t["betas"], t["noise"], t.get("appearance_face_id"))
+        lat = PortraitLatents(t["face_id"], t["betas"], t["noise"], t.get("appearance_face_id"), t.get("film_offset"))
         return PersonalIdentity(lat, t["expression"], t["joint_eulers"], t["camera"], info)
     except (KeyError, OSError, ValueError, json.JSONDecodeError) as err:
         raise ValueError(f"{path} is corrupt or incomplete ({err})") from err

@@ -50,16 +50,21 @@ class PortraitLatents:
     photo needs it: the label fit's face identity of a real face lies near the prior's centre
     (norm ~1 where sampled identities have ~6), a region the mappings never saw, and phi paints
     it in noise; inversion searches an appearance face identity on the prior's shell instead.
+
+    ``film_offset`` [B, 2, L, C] (optional) is added to phi's FiLM frequencies ([:, 0]) and
+    phases ([:, 1]) of this identity alone: a photo's person, pivotally tuned
+    (:mod:`aniportrait_hub.inversion.tuning`), carries it so no other identity moves.
     """
 
     face_id: torch.Tensor
     betas: torch.Tensor
     noise: torch.Tensor
     appearance_face_id: torch.Tensor | None = None
+    film_offset: torch.Tensor | None = None
 
     def tensors(self) -> tuple:
-        """(face_id, betas, noise, appearance_face_id), the last possibly None."""
-        return self.face_id, self.betas, self.noise, self.appearance_face_id
+        """(face_id, betas, noise, appearance_face_id, film_offset), the last two possibly None."""
+        return self.face_id, self.betas, self.noise, self.appearance_face_id, self.film_offset
 
     def to(self, device) -> "PortraitLatents":
         return PortraitLatents(*(None if t is None else t.to(device) for t in self.tensors()))
@@ -266,6 +271,13 @@ class AniPortraitGAN(DiffusionPipeline):
                 raise ValueError(f"latents.{name} must be [B={b}, {dim}], got {tuple(t.shape)}")
             if not torch.isfinite(t).all():
                 raise ValueError(f"latents.{name} holds NaN or infinite values")
+        if lat.film_offset is not None:
+            m = self.radiance.mapping_net
+            want = (b, 2, m.num_layers, m.width)
+            if tuple(lat.film_offset.shape) != want:
+                raise ValueError(f"latents.film_offset must be {list(want)}, got {list(lat.film_offset.shape)}")
+            if not torch.isfinite(lat.film_offset).all():
+                raise ValueError("latents.film_offset holds NaN or infinite values")
         return b
 
     # ------------------------------------------------------------------ per identity
@@ -274,11 +286,14 @@ class AniPortraitGAN(DiffusionPipeline):
         the appearance face identity where one is given, the plane warp the geometry's."""
         st = self.render_settings
         z = radiance_latent(st, lat.face_id, lat.noise, lat.betas)
-        if lat.appearance_face_id is None:
-            return self.radiance.mapping(z), self.superres.mapping(z)
-        z_app = radiance_latent(st, lat.appearance_face_id, lat.noise, lat.betas)
+        z_app = z if lat.appearance_face_id is None else radiance_latent(st, lat.appearance_face_id, lat.noise,
+                                                                          lat.betas)
         film = self.radiance.mapping(z_app)
-        film = FiLMParams(film.freqs, film.phases, self.radiance.warp_of(z))
+        freqs, phases = film.freqs, film.phases
+        if lat.film_offset is not None:
+            off = lat.film_offset.to(freqs.dtype)
+            freqs, phases = freqs + off[:, 0], phases + off[:, 1]
+        film = FiLMParams(freqs, phases, self.radiance.warp_of(z))
         return film, self.superres.mapping(z_app)
 
     @torch.no_grad()
@@ -358,7 +373,8 @@ class AniPortraitGAN(DiffusionPipeline):
             truncation_psi = 1.0 if latents is None and self.identity is not None else 0.7
         if latents is None and self.identity is not None:
             one = self.identity.latents
-            latents = PortraitLatents(*(None if t is None else t.expand(batch_size, -1) for t in one.tensors()))
+            latents = PortraitLatents(*(None if t is None else t.expand(batch_size, *t.shape[1:])
+                                        for t in one.tensors()))
         elif latents is None:
             latents = self.sample_latents(batch_size, generator=g)
         b = self._check_latents(latents)

@@ -50,6 +50,8 @@ def test_inversion_and_tuning_work_under_a_callers_no_grad():
         tg = PhotoTarget.from_images(out.image[0], out.mask[0, 0], out.face_image[0], lat.face_id, lat.betas, exp,
                                      eul, cam)
         inv = invert_latents(pipe, tg, InversionConfig(steps=1))
-        tuned = tune_identity(pipe, tg, inv.latents, TuneConfig(steps=1, locality_identities=1))
-    assert len(inv.losses) == 1 and len(tuned.losses) == 1
+        film = tune_identity(pipe, tg, inv.latents, TuneConfig(steps=1))
+        tuned = tune_identity(pipe, tg, inv.latents, TuneConfig(mode="weights", steps=1, locality_identities=1))
+    assert len(inv.losses) == 1 and len(film.losses) == 1 and len(tuned.losses) == 1
+    assert film.latents.film_offset.abs().max() > 0
     assert not torch.equal(tuned.pipe.radiance.color_head.weight, pipe.radiance.color_head.weight)

@@ -1,8 +1,9 @@
 """A photo's person becomes a personal model: pivotal tuning brings the render closer to the
-photo while other identities barely move and the base generator stays as it was; saved, the
-model loads with ``from_pretrained`` (by folder and by repo id from a Hub cache) and draws the
-same person; an occupied folder is refused."""
+photo while other identities do not move (FiLM mode: exactly; weights mode: barely) and the base
+generator stays as it was; saved, the model loads with ``from_pretrained`` (by folder and by
+repo id from a Hub cache) and draws the same person; an occupied folder is refused."""
 
+import dataclasses
 import shutil
 
 import numpy as np
@@ -12,7 +13,7 @@ from skimage import data
 
 from aniportrait_hub import AniPortraitGAN
 from aniportrait_hub.inversion import (InversionConfig, PhotoQuality, PhotoTarget, TuneConfig, identity_from_target,
-                                       photo_loss, prepare_photo, save_personal_model)
+                                       photo_loss, prepare_photo, save_personal_model, tune_identity)
 from aniportrait_hub.inversion.latents import LossWeights, bake_low
 from aniportrait_hub.pretrained import DEFAULT_MODEL
 
@@ -22,7 +23,7 @@ def made():
     pipe = AniPortraitGAN.from_pretrained(DEFAULT_MODEL)
     before = {k: v.clone() for k, v in pipe.radiance.state_dict().items()}
     target = PhotoTarget.from_prepared(prepare_photo(data.astronaut()))
-    q = PhotoQuality(InversionConfig(steps=3), TuneConfig(steps=5, lr=5e-4))
+    q = PhotoQuality(InversionConfig(steps=3), TuneConfig(steps=3, film_lr=0.02))
     tuned, person = identity_from_target(pipe, target, q, info={"photo": "astronaut"})
     return pipe, before, target, tuned, person
 
@@ -32,16 +33,37 @@ def _loss(pipe, latents, target):
         return float(photo_loss(pipe, bake_low(pipe, latents, 64), target, LossWeights())[0])
 
 
-def test_tuning_fits_the_photo_and_leaves_other_people(made):
+def _unchanged(pipe, before):
+    return all(torch.equal(before[k], v) for k, v in pipe.radiance.state_dict().items())
+
+
+def test_film_tuning_fits_the_photo_and_moves_nobody_else(made):
     pipe, before, target, tuned, person = made
-    assert all(torch.equal(before[k], v) for k, v in pipe.radiance.state_dict().items())  # base untouched
+    assert tuned is pipe and _unchanged(pipe, before)  # other identities render exactly as before
+    assert person.info["tune_mode"] == "film" and person.latents.film_offset.abs().max() > 0
+    untuned = dataclasses.replace(person.latents, film_offset=None)
+    base_loss, tuned_loss = _loss(pipe, untuned, target), _loss(pipe, person.latents, target)
+    assert tuned_loss < 0.95 * base_loss, (base_loss, tuned_loss)
+    with pytest.raises(ValueError, match="film_offset must be"):
+        pipe(latents=dataclasses.replace(person.latents, film_offset=person.latents.film_offset[:, :, :2]))
+
+
+def test_weights_tuning_fits_the_photo_and_barely_moves_other_people(made):
+    pipe, before, target, _, person = made
+    pivot = dataclasses.replace(person.latents, film_offset=None)
+    result = tune_identity(pipe, target, pivot, TuneConfig(mode="weights", steps=3, lr=5e-4))
+    tuned = result.pipe
+    assert _unchanged(pipe, before)
     assert tuned.radiance is not pipe.radiance and tuned.manifold is pipe.manifold
-    base_loss, tuned_loss = _loss(pipe, person.latents, target), _loss(tuned, person.latents, target)
+    assert torch.equal(result.latents.appearance_face_id, pivot.appearance_face_id)  # the pivot as inverted
+    base_loss, tuned_loss = _loss(pipe, pivot, target), _loss(tuned, pivot, target)
     assert tuned_loss < 0.97 * base_loss, (base_loss, tuned_loss)
-    other = pipe.sample_latents(4, seed=11)  # not the seeds the locality term watched
-    a = pipe(latents=other, seed=1, resolution=64, output_type="np").images
-    b = tuned(latents=other, seed=1, resolution=64, output_type="np").images
-    assert np.abs(a - b).mean() < 0.03, np.abs(a - b).mean()  # measured 0.020 (6 steps; 0.031 at weight 1)
+    def moved(latents):
+        a = pipe(latents=latents, seed=1, resolution=64, output_type="np").images
+        return float(np.abs(a - tuned(latents=latents, seed=1, resolution=64, output_type="np").images).mean())
+
+    others, own = moved(pipe.sample_latents(4, seed=11)), moved(pivot)  # not the seeds the locality term watched
+    assert others < own, (others, own)  # the change is aimed at the person, though shared (BENCHMARKS.md)
 
 
 def _hub_cache(tmp_path, folder, repo="me/my-portrait"):
@@ -60,6 +82,7 @@ def test_a_saved_personal_model_loads_and_draws_the_person(made, tmp_path):
     for loaded in (AniPortraitGAN.from_pretrained(folder),
                    AniPortraitGAN.from_pretrained("me/my-portrait", cache_dir=_hub_cache(tmp_path, folder))):
         assert torch.equal(loaded.identity.latents.noise, person.latents.noise)
+        assert torch.equal(loaded.identity.latents.film_offset, person.latents.film_offset)
         assert loaded.identity.info["photo"] == "astronaut"
         got = loaded(expression=target.expression, joint_eulers=target.joint_eulers, camera=target.camera,
                      resolution=64, output_type="np").images
