@@ -49,7 +49,7 @@ class AnimateConfig:
     quality: str = "quick"
     """quick (<= 60 s on a 2-core CPU) or full (a few minutes, closer to the photo)."""
     tune: bool = True
-    """Pivotal tuning (False: the inverted code on the unchanged generator)."""
+    """Pivotal tuning of the person's FiLM offset (False: the inverted code alone)."""
     edit: list[str] | None = None
     """Attribute edits NAME=STRENGTH (age, gender, weight, hair_length, skin_tone; strengths in
     standard deviations, [-3, 3])."""

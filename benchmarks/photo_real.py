@@ -14,6 +14,7 @@ random people of the generator.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib.util
 import json
 import math
@@ -108,7 +109,9 @@ def main(argv=None) -> int:
             tuned, person = photo_to_model(pipe, photo, quality)
             r[f"{quality}_seconds"] = round(time.perf_counter() - t, 1)
             models[quality] = (tuned, person)
-        variants = {"full, no tuning": (pipe, models["full"][1]), "quick": models["quick"], "full": models["full"]}
+        full = models["full"][1]
+        untuned = dataclasses.replace(full, latents=dataclasses.replace(full.latents, film_offset=None))
+        variants = {"full, no tuning": (pipe, untuned), "quick": models["quick"], "full": models["full"]}
         dist = {}
         for vname, (p, person) in variants.items():
             views = render_views(p, person, exp_names)

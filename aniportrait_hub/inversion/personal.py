@@ -17,7 +17,7 @@ import json
 from pathlib import Path
 
 import torch
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 #: The identity file inside a personal model's folder.
@@ -51,14 +51,7 @@ def save_personal_model(pipe, identity: PersonalIdentity, folder: str | Path) ->
     if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
         raise FileExistsError(f"{folder} exists and is not empty; choose a new folder (nothing was overwritten)")
     pipe.save_pretrained(folder)
-    lat = identity.latents
-    tensors = {"face_id": lat.face_id, "betas": lat.betas, "noise": lat.noise, "expression": identity.expression,
-               "joint_eulers": identity.joint_eulers, "camera": identity.camera}
-    for name in ("appearance_face_id", "film_offset"):
-        if getattr(lat, name) is not None:
-            tensors[name] = getattr(lat, name)
-    save_file({k: v.detach().float().contiguous().cpu() for k, v in tensors.items()}, str(folder / IDENTITY_FILE),
-              metadata={"info": json.dumps(identity.info)})
+    write_identity_file(identity, folder / IDENTITY_FILE)
     card = folder / "README.md"
     if card.is_file():
         name = identity.info.get("photo", "a photo")
@@ -72,18 +65,42 @@ def save_personal_model(pipe, identity: PersonalIdentity, folder: str | Path) ->
     return folder
 
 
-def load_identity(folder: str | Path) -> PersonalIdentity | None:
-    """The identity stored in a personal model's folder (None when it has none)."""
+def write_identity_file(identity: PersonalIdentity, path: str | Path) -> Path:
+    """``identity`` as one small ``.safetensors`` file (latents, the photo's labels, ``info`` as
+    JSON metadata): a personal model's ``identity.safetensors``, or a person to hand around."""
+    lat = identity.latents
+    tensors = {"face_id": lat.face_id, "betas": lat.betas, "noise": lat.noise, "expression": identity.expression,
+               "joint_eulers": identity.joint_eulers, "camera": identity.camera}
+    for name in ("appearance_face_id", "film_offset"):
+        if getattr(lat, name) is not None:
+            tensors[name] = getattr(lat, name)
+    save_file({k: v.detach().float().contiguous().cpu() for k, v in tensors.items()}, str(path),
+              metadata={"info": json.dumps(identity.info)})
+    return Path(path)
+
+
+def read_identity_file(path: str | Path) -> PersonalIdentity:
+    """The identity in a file :func:`write_identity_file` wrote.
+
+    Raises:
+        FileNotFoundError: no such file. ValueError: not an identity file, or incomplete.
+    """
     from aniportrait_hub.pipelines.pipeline import PortraitLatents
 
-    path = Path(folder) / IDENTITY_FILE
+    path = Path(path)
     if not path.is_file():
-        return None
+        raise FileNotFoundError(f"{path}: no such file")
     try:
         with safe_open(str(path), framework="pt") as f:
             t = {k: f.get_tensor(k) for k in f.keys()}
             info = json.loads((f.metadata() or {}).get("info", "{}"))
         lat = PortraitLatents(t["face_id"], t["betas"], t["noise"], t.get("appearance_face_id"), t.get("film_offset"))
         return PersonalIdentity(lat, t["expression"], t["joint_eulers"], t["camera"], info)
-    except (KeyError, OSError, ValueError, json.JSONDecodeError) as err:
-        raise ValueError(f"{path} is corrupt or incomplete ({err})") from err
+    except (KeyError, OSError, ValueError, SafetensorError, json.JSONDecodeError) as err:
+        raise ValueError(f"{path} is corrupt or incomplete ({type(err).__name__}: {err})") from err
+
+
+def load_identity(folder: str | Path) -> PersonalIdentity | None:
+    """The identity stored in a personal model's folder (None when it has none)."""
+    path = Path(folder) / IDENTITY_FILE
+    return read_identity_file(path) if path.is_file() else None

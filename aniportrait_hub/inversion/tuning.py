@@ -5,7 +5,7 @@ The code found by :func:`~aniportrait_hub.inversion.invert_latents` is the *pivo
 (``TuneConfig.mode``, our choice named there):
 
 - ``"film"`` (default): tune the pivot's own FiLM modulation of phi, an offset of its
-  frequencies and phases (:attr:`PortraitLatents.film_offset`, 2 x 9 x 256 values with the
+  frequencies and phases (:attr:`PortraitLatents.film_offset`, 2 x 7 x 128 values with the
   default model) that travels with the person's latents. No weight changes, so every other
   identity renders exactly as before (locality by construction).
 - ``"weights"``: PTI proper, tune a copy of phi's colour and opacity heads
