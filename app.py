@@ -301,12 +301,13 @@ def build_demo(cfg: AppConfig, studio: Studio | None = None) -> gr.Blocks:
                     with gr.Row():
                         g_high = gr.Checkbox(False, label="high resolution (512)")
                         g_depth = gr.Checkbox(False, label="depth")
-                    g_go = gr.Button("generate", variant="primary")
+                    g_go = gr.Button("generate", variant="primary", elem_id="generate")
                     g_ident = gr.Button("download identity")
-                    g_ident_file = gr.File(label="identity file (.safetensors)", interactive=False)
+                    g_ident_file = gr.File(label="identity file (.safetensors)", interactive=False, height=80)
                 with gr.Column(scale=2):
                     with gr.Row():
-                        g_image = gr.Image(label="portrait", type="filepath", format="png", height=512)
+                        g_image = gr.Image(label="portrait", type="filepath", format="png", height=512,
+                                           elem_id="generate_image")
                         g_depth_image = gr.Image(label="depth", type="filepath", format="png", height=512)
             with gr.Accordion("grid of seeds", open=False):
                 with gr.Row():
@@ -329,7 +330,7 @@ def build_demo(cfg: AppConfig, studio: Studio | None = None) -> gr.Blocks:
         with gr.Tab("Control"):
             with gr.Row():
                 with gr.Column(scale=1):
-                    c_person = gr.Dropdown(["seed"], value="seed", label="person")
+                    c_person = gr.Dropdown(["seed"], value="seed", label="person", elem_id="control_person")
                     with gr.Row():
                         c_seed = gr.Number(0, label="seed", precision=0, minimum=0)
                         c_psi = gr.Slider(0, 1, 0.7, step=0.05, label="truncation psi")
@@ -347,11 +348,11 @@ def build_demo(cfg: AppConfig, studio: Studio | None = None) -> gr.Blocks:
                         c_edits = [gr.Slider(-3, 3, 0, step=0.25, label=e.replace("_", " ")) for e in studio.edit_names]
                         c_reset_edits = gr.Button("reset edits", size="sm")
                 with gr.Column(scale=2):
-                    c_image = gr.Image(label="portrait", type="filepath", format="png", height=512)
+                    c_image = gr.Image(label="portrait", type="filepath", format="png", height=512, elem_id="control_image")
                     with gr.Row():
                         c_high = gr.Button("high resolution")
                         c_export = gr.Button("export as driving .npz")
-                    c_npz = gr.File(label="driving sequence", interactive=False)
+                    c_npz = gr.File(label="driving sequence", interactive=False, height=80)
             exp_sliders = c_main + c_other
             exp_names = main_units + other_units
             n_pose, n_exp = len(c_pose), len(exp_sliders)
@@ -378,12 +379,13 @@ def build_demo(cfg: AppConfig, studio: Studio | None = None) -> gr.Blocks:
             c_reset_pose.click(lambda: [0] * n_pose, None, c_pose, api_visibility="private")
             c_reset_exp.click(lambda: [0] * n_exp, None, exp_sliders, api_visibility="private")
             c_reset_edits.click(lambda: [0] * len(c_edits), None, c_edits, api_visibility="private")
+            demo.load(control_ui, c_inputs, c_image, api_visibility="private")
 
         with gr.Tab("Drive"):
             with gr.Row():
                 with gr.Column(scale=1):
                     d_video = gr.Video(label=f"driving video (at most {studio.cfg.max_video_seconds:g} s)",
-                                       sources=["upload"])
+                                       sources=["upload"], elem_id="drive_video")
                     if EXAMPLE_VIDEO.is_file():
                         gr.Examples([[str(EXAMPLE_VIDEO)]], [d_video], label="shipped example")
                     d_person = gr.Dropdown(["seed"], value="seed", label="person")
@@ -394,9 +396,9 @@ def build_demo(cfg: AppConfig, studio: Studio | None = None) -> gr.Blocks:
                     d_smooth = gr.Slider(0, 1, 0.3, step=0.05, label="smoothing")
                     d_mult = gr.Slider(0, 5, 1, step=0.1, label="expression multiplier")
                     d_side = gr.Checkbox(False, label="side by side")
-                    d_go = gr.Button("drive", variant="primary")
+                    d_go = gr.Button("drive", variant="primary", elem_id="drive")
                 with gr.Column(scale=2):
-                    d_out = gr.Video(label="result", autoplay=True)
+                    d_out = gr.Video(label="result", autoplay=True, height=512, elem_id="drive_result")
             d_go.click(drive, [d_video, d_person, d_seed, d_psi, d_relative, d_smooth, d_mult, d_side], d_out,
                        api_name="drive")
 
@@ -409,10 +411,10 @@ def build_demo(cfg: AppConfig, studio: Studio | None = None) -> gr.Blocks:
                     with gr.Row():
                         l_seed = gr.Number(0, label="seed", precision=0, minimum=0)
                         l_psi = gr.Slider(0, 1, 0.7, step=0.05, label="truncation psi")
-                    l_cam = gr.Image(label="webcam", sources=["webcam"], streaming=True, type="numpy")
+                    l_cam = gr.Image(label="webcam", sources=["webcam"], streaming=True, type="numpy", elem_id="webcam")
                 with gr.Column(scale=2):
-                    l_out = gr.Image(label="live", type="numpy", height=512)
-                    l_fps = gr.Markdown("")
+                    l_out = gr.Image(label="live", type="numpy", height=512, elem_id="live_image")
+                    l_fps = gr.Markdown("", elem_id="live_rate")
             l_session = gr.State(None, time_to_live=900, delete_callback=lambda s: s is not None and s.close())
 
             def live(frame, person, seed, psi, session):
@@ -424,9 +426,11 @@ def build_demo(cfg: AppConfig, studio: Studio | None = None) -> gr.Blocks:
                     session = LiveSession(studio)
                 try:
                     img, fps = session.step(frame, person, seed, psi)
+                    if img is None:  # no face seen yet: the person at rest
+                        img, _ = studio.control(person=person, seed=seed, truncation_psi=psi)
                 except StudioError as err:
                     raise gr.Error(str(err)) from err
-                text = f"{fps:.1f} frames/s" + ("" if img is not None else " (no face yet)")
+                text = f"{fps:.1f} frames/s" + (" (no face yet)" if session.waiting else "")
                 return img, text, session
 
             l_cam.stream(live, [l_cam, l_person, l_seed, l_psi, l_session], [l_out, l_fps, l_session],
@@ -438,14 +442,14 @@ def build_demo(cfg: AppConfig, studio: Studio | None = None) -> gr.Blocks:
                         "minute; the person then appears in every tab's person list. Your photo is only read.")
             with gr.Row():
                 with gr.Column(scale=1):
-                    p_photo = gr.File(label="photo", file_types=["image"], type="filepath")
-                    p_go = gr.Button("make my person", variant="primary")
+                    p_photo = gr.File(label="photo", file_types=["image"], type="filepath", elem_id="photo")
+                    p_go = gr.Button("make my person", variant="primary", elem_id="make_person")
                     p_ident = gr.File(label="or load an identity file (.safetensors)", file_types=[".safetensors"],
-                                      type="filepath")
+                                      type="filepath", height=80)
                 with gr.Column(scale=2):
-                    p_name = gr.Textbox(label="person", interactive=False)
-                    p_preview = gr.Image(label="your person", type="filepath", format="png", height=384)
-                    p_file = gr.File(label="identity file (keep it to come back)", interactive=False)
+                    p_name = gr.Textbox(label="person", interactive=False, elem_id="person_name")
+                    p_preview = gr.Image(label="your person", type="filepath", format="png", height=384, elem_id="person_preview")
+                    p_file = gr.File(label="identity file (keep it to come back)", interactive=False, height=80)
             dropdowns = [c_person, d_person, l_person]
 
             def listed(names, name):

@@ -409,6 +409,8 @@ class LiveSession:
         self.tracker = LiveTracker(studio.exp_names).__enter__()
         self.times: collections.deque[float] = collections.deque(maxlen=20)
         self.t0 = time.perf_counter()
+        self.waiting = True
+        """No face seen yet."""
 
     def step(self, frame: np.ndarray, person: str = "seed", seed: int = 0,
              truncation_psi: float = 0.7) -> tuple[np.ndarray | None, float]:
@@ -418,6 +420,7 @@ class LiveSession:
         reading = self.tracker.step(frame, ts)
         self.times.append(time.perf_counter())
         fps = (len(self.times) - 1) / (self.times[-1] - self.times[0]) if len(self.times) > 1 else 0.0
+        self.waiting = reading is None
         if reading is None:
             return None, fps
         cache = self.studio.identity(person, seed, truncation_psi)

@@ -1,0 +1,173 @@
+"""The app in a real browser: Debian's Chromium driven by Playwright loads the page and operates
+every tab (generate, a slider, a driving clip, a photo, the webcam through Chromium's fake
+camera), checking each produces its picture or video.
+
+Needs ``/usr/bin/chromium`` (Debian package ``chromium``; ``.ci/run`` installs it). Without it
+the tests skip, unless ``ANIPORTRAIT_REQUIRE_BROWSER=1`` (set by CI) makes that a failure.
+Screenshots go to a temporary folder, or to ``$APP_SCREENSHOTS`` when set (``docs`` for the
+README's pictures, best with ``APP_PREVIEW=256``).
+"""
+
+import os
+import re
+import time
+from pathlib import Path
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+from skimage import data
+
+import app
+from aniportrait_hub.inversion import InversionConfig, PhotoQuality, TuneConfig
+from aniportrait_hub.studio import Studio, StudioConfig
+
+CHROMIUM = Path("/usr/bin/chromium")
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "driving" / "synthetic_talk.mp4"
+
+if not CHROMIUM.exists() and os.environ.get("ANIPORTRAIT_REQUIRE_BROWSER") != "1":
+    pytest.skip("no /usr/bin/chromium (apt-get install chromium)", allow_module_level=True)
+playwright = pytest.importorskip("playwright.sync_api")
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory):
+    folder = Path(os.environ.get("APP_SCREENSHOTS") or tmp_path_factory.mktemp("shots"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def url(tmp_path_factory):
+    docs = bool(os.environ.get("APP_SCREENSHOTS"))
+    side = int(os.environ.get("APP_PREVIEW", "96"))
+    quality = "quick" if docs else PhotoQuality(InversionConfig(steps=1), TuneConfig(steps=1))
+    studio = Studio(StudioConfig(preview_resolution=side, high_resolution=2 * side, photo_quality=quality,
+                                 out_dir=tmp_path_factory.mktemp("studio")))
+    cfg = app.AppConfig(out_dir=tmp_path_factory.mktemp("app"), resolution=side)
+    demo = app.build_demo(cfg, studio)
+    demo.queue(default_concurrency_limit=2)
+    _, local, _ = demo.launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True)
+    yield local
+    demo.close()
+
+
+@pytest.fixture(scope="module")
+def fake_camera(tmp_path_factory) -> Path:
+    """The shipped talking clip as Chromium's fake webcam (a face, where the default fake camera
+    shows a test pattern)."""
+    import subprocess
+
+    import imageio_ffmpeg
+
+    out = tmp_path_factory.mktemp("camera") / "talk.y4m"
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(EXAMPLE), "-pix_fmt", "yuv420p",
+                    "-r", "12.5", str(out)], check=True)
+    return out
+
+
+@pytest.fixture(scope="module")
+def page(url, fake_camera):
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                    args=["--no-sandbox", "--disable-gpu", "--use-fake-ui-for-media-stream",
+                                          "--use-fake-device-for-media-stream",
+                                          f"--use-file-for-fake-video-capture={fake_camera}"])
+        ctx = browser.new_context(viewport={"width": 1400, "height": 1000}, permissions=["camera"])
+        pg = ctx.new_page()
+        pg.set_default_timeout(120_000)
+        pg.goto(url)
+        pg.get_by_role("tab", name="Generate").wait_for()
+        yield pg
+        browser.close()
+
+
+def _src(page, elem: str) -> str | None:
+    img = page.locator(f"#{elem} img[src*='gradio_api/file'], #{elem} img[src^='data:image/png'], "
+                       f"#{elem} img[src^='data:image/webp']")
+    return img.first.get_attribute("src") if img.count() else None
+
+
+def _new_src(page, elem: str, old: str | None, timeout: float = 180) -> str:
+    end = time.time() + timeout
+    while time.time() < end:
+        if (src := _src(page, elem)) and src != old:
+            return src
+        time.sleep(0.25)
+    raise AssertionError(f"#{elem} showed no new picture in {timeout} s")
+
+
+def _picture(page, src: str):
+    """The picture a page shows (fetched the way the browser does)."""
+    if src.startswith("data:"):
+        import base64
+
+        return iio.imread(base64.b64decode(src.split(",", 1)[1]))
+    return iio.imread(page.request.get(src).body())
+
+
+def test_generate_tab(page, shots):
+    page.get_by_role("tab", name="Generate").click()
+    first = _new_src(page, "generate_image", None)  # drawn when the page loads
+    page.get_by_label("seed").first.fill("7")
+    page.locator("#generate").click()
+    second = _new_src(page, "generate_image", first)
+    a, b = _picture(page, first), _picture(page, second)
+    assert a.shape == b.shape and a.shape[2] == 3 and np.abs(a.astype(int) - b).mean() > 1
+    page.screenshot(path=str(shots / "app_generate.png"))
+
+
+def test_control_tab_follows_a_slider(page, shots):
+    page.get_by_role("tab", name="Control").click()
+    first = _new_src(page, "control_image", None)
+    box = page.get_by_label("head yaw").and_(page.locator("input[type=number]"))
+    box.fill("35")
+    box.press("Enter")
+    turned = _new_src(page, "control_image", first)
+    assert np.abs(_picture(page, first).astype(int) - _picture(page, turned)).mean() > 1
+    page.screenshot(path=str(shots / "app_control.png"), full_page=True)
+
+
+def test_drive_tab_makes_a_video(page, shots):
+    page.get_by_role("tab", name="Drive").click()
+    page.locator("#drive_video input[type=file]").set_input_files(str(EXAMPLE))
+    page.locator("#drive_video video").first.wait_for()
+    page.locator("#drive").click()
+    video = page.locator("#drive_result video[src*='gradio_api/file']")
+    video.wait_for(timeout=240_000)
+    frames = iio.imread(page.request.get(video.get_attribute("src")).body(), extension=".mp4")
+    assert len(frames) > 30 and frames.shape[-1] == 3
+    page.screenshot(path=str(shots / "app_drive.png"))
+
+
+def test_your_photo_tab_adds_a_person_to_every_tab(page, shots, tmp_path):
+    page.get_by_role("tab", name="Your photo").click()
+    iio.imwrite(tmp_path / "astronaut.jpg", data.astronaut())
+    page.locator("#photo input[type=file]").set_input_files(str(tmp_path / "astronaut.jpg"))
+    page.locator("#make_person").click()
+    name = page.locator("#person_name textarea, #person_name input").first
+    end = time.time() + 300
+    while not name.input_value() and time.time() < end:
+        time.sleep(0.5)
+    assert name.input_value().startswith("astronaut-")
+    _new_src(page, "person_preview", None)
+    page.screenshot(path=str(shots / "app_photo.png"))
+    page.get_by_role("tab", name="Control").click()
+    assert name.input_value() in page.locator("#control_person input").first.input_value()
+
+
+def test_live_tab_drives_the_person_from_the_webcam(page, shots):
+    page.get_by_role("tab", name="Live").click()
+    page.get_by_role("button", name="Click to Access Webcam").click()
+    page.get_by_role("button", name="capture photo").click()
+    rate = page.locator("#live_rate")
+
+    def reading() -> str:  # the text's last line (a status timer may sit above it)
+        return (rate.inner_text().strip().splitlines() or [""])[-1]
+
+    end = time.time() + 120
+    while time.time() < end and not (re.fullmatch(r"[0-9.]+ frames/s", reading()) and float(reading().split()[0]) > 0.5):
+        time.sleep(0.5)  # "(no face yet)" until the first face is fitted
+    assert re.fullmatch(r"[0-9.]+ frames/s", reading()), reading()
+    assert _src(page, "live_image") is not None
+    page.screenshot(path=str(shots / "app_live.png"))
