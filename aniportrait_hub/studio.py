@@ -11,8 +11,8 @@ same code. Nothing here imports Gradio.
 
 People: ``person="seed"`` draws the generator's ``seed`` (at ``truncation_psi``); any other name
 is a person added from a photo (:meth:`add_photo`) or an identity file (:meth:`add_identity_file`),
-drawn as inverted (psi 1). Each person's bake is cached (least recently used, ``identities_cached``),
-so moving a slider costs one frame.
+drawn as inverted (psi 1). Each person's bake is cached (least recently used, within
+``cache_megabytes``), so moving a slider costs one frame.
 """
 
 from __future__ import annotations
@@ -74,8 +74,10 @@ class StudioConfig:
     """Driving videos whose larger side exceeds this are refused (tracking reads every pixel)."""
     max_grid: int = 16
     """Most seeds in one grid."""
-    identities_cached: int = 16
-    """Baked people kept in memory (~3 MB each with the default model)."""
+    cache_megabytes: float = 1000.0
+    """Memory the baked people may hold together (least recently used dropped first; at least
+    one is kept). A bake of the default model holds 120 MB: its 24 x 4 x 512^2 super-resolved
+    maps are 101 MB of it."""
     photo_quality: str | object = "quick"
     """Own-photo inversion quality: a name in :data:`aniportrait_hub.inversion.identity.QUALITIES`
     or a :class:`~aniportrait_hub.inversion.identity.PhotoQuality`."""
@@ -121,6 +123,11 @@ class Pose:
         eul[0, L_SHOULDER, ROLL], eul[0, R_SHOULDER, ROLL] = r(self.shoulder_left), -r(self.shoulder_right)
         cam = torch.tensor([[math.pi / 2 + r(self.camera_pitch), math.pi / 2 + r(self.camera_yaw)]])
         return eul, cam
+
+
+def _nbytes(cache) -> int:
+    """Bytes of an identity bake's tensors."""
+    return sum(v.numel() * v.element_size() for v in vars(cache).values() if isinstance(v, torch.Tensor))
 
 
 class Studio:
@@ -186,7 +193,7 @@ class Studio:
             cache = self.pipe.bake_identity(self.people[person].latents, truncation_psi=key[2], edits=edits or None)
         with self._lock:
             self._caches[key] = cache
-            while len(self._caches) > self.cfg.identities_cached:
+            while len(self._caches) > 1 and sum(map(_nbytes, self._caches.values())) > self.cfg.cache_megabytes * 1e6:
                 self._caches.popitem(last=False)
         return cache
 
