@@ -184,3 +184,21 @@ def test_animate_photo_endpoint_makes_a_person_the_others_draw(client, tmp_path)
     iio.imwrite(tmp_path / "sky.jpg", np.full((256, 256, 3), 200, np.uint8))
     with pytest.raises(AppError, match="no face"):
         client.predict(photo=handle_file(str(tmp_path / "sky.jpg")), api_name="/animate_photo")
+
+
+def test_mcp_tools_describe_the_named_endpoints(studio, tmp_path):
+    import json
+    import urllib.request
+
+    demo = app.build_demo(app.AppConfig(out_dir=tmp_path, mcp=True), studio)
+    demo.queue()
+    _, url, _ = demo.launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True, mcp_server=True)
+    try:
+        tools = {t["name"]: t for t in json.load(urllib.request.urlopen(url + "gradio_api/mcp/schema"))}
+    finally:
+        demo.close()
+    assert {"generate", "grid", "control", "drive", "animate_photo"} <= set(tools)
+    props = tools["control"]["inputSchema"]["properties"]
+    assert "head turn in degrees" in props["head_yaw"]["description"]
+    assert "jawOpen" in props["expression"]["description"]
+    assert tools["animate_photo"]["description"].startswith("Turn a photo of one person")
