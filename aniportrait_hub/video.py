@@ -176,16 +176,21 @@ STILL_IMAGE_CODECS = ("png", "bmp", "tiff", "webp", "gif", "jpeg2000", "pam", "p
 
 
 def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float, *, audio_from: str | Path | None = None,
-                overwrite: bool = False, quality: int = 8) -> Path:
+                overwrite: bool = False, quality: int = 8, mark: bool = True, info: dict | None = None) -> Path:
     """Encode ``frames`` ([H, W, 3] uint8 each) to an H.264 yuv420p mp4 at ``path``.
 
     Args:
         audio_from: a media file whose first audio stream (if any) is added, cut to the video.
         overwrite: replace an existing ``path`` (default: refuse with FileExistsError).
+        mark: watermark every frame and tag the file as generated (:mod:`aniportrait_hub.provenance`;
+            ``info``: what to say of it, e.g. the seed). False for videos that are not drawn by
+            the model (a test clip of a real person, say).
     Returns:
         ``path``.
     """
     import imageio.v2 as imageio
+
+    from aniportrait_hub.provenance import mark_image, video_comment
 
     path = Path(path)
     if path.suffix.lower() != ".mp4":
@@ -201,13 +206,14 @@ def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float, *, a
     out_tmp = path.with_name(f".{path.stem}.{os.getpid()}.mp4")
     n = 0
     try:
+        params = ["-metadata", f"comment={video_comment(**(info or {}))}"] if mark else None
         with imageio.get_writer(video_tmp, fps=fps, codec="libx264", quality=quality, macro_block_size=16,
-                                pixelformat="yuv420p") as w:
+                                pixelformat="yuv420p", output_params=params) as w:
             for frame in frames:
                 frame = np.asarray(frame)
                 if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
                     raise ValueError(f"frames must be [H, W, 3] uint8, got {frame.shape} {frame.dtype}")
-                w.append_data(frame)
+                w.append_data(mark_image(frame) if mark else frame)
                 n += 1
         if n == 0:
             raise ValueError("no frames to write")
