@@ -13,7 +13,14 @@ picture, 0.08 s at 512^2. Pictures smaller than
 :data:`MIN_SIDE` cannot carry it (the method's limit) and get the metadata only.
 
 The metadata: PNG text chunks (``Software``, ``Source``, ``ai_generated``, ``aniportrait``: JSON
-of the seed, person, model) and the mp4's ``comment`` tag. A C2PA manifest is not written yet.
+of the seed, person, model), the mp4's ``comment`` tag, and a C2PA manifest (``c2pa-python``,
+whose wheel bundles the C2PA library) with a ``c2pa.created`` action of digital source type
+``trainedAlgorithmicMedia``, signed offline. The signing credentials: ``$ANIPORTRAIT_C2PA_CERT``
+(a PEM chain) and ``$ANIPORTRAIT_C2PA_KEY`` when set, else a local ES256 certificate authority
+and signer made on first use in ``$ANIPORTRAIT_C2PA_DIR`` (default
+``~/.cache/aniportrait_hub/c2pa``). A C2PA reader validates the signature and says the local
+certificate is untrusted: it proves the file is unchanged since it was signed here, not who
+signed it.
 
 Why a library and why this method: ``invisible-watermark`` is the maintained package Stable
 Diffusion's reference scripts use; of its methods, plain DWT-DCT did not survive our white
@@ -23,9 +30,12 @@ models ship in the wheel); we did not try it.
 
 from __future__ import annotations
 
+import datetime
 import json
+import os
 import re
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -88,7 +98,7 @@ def metadata(**info) -> dict[str, str]:
 
 
 def save_png(image: np.ndarray, path: str | Path, **info) -> Path:
-    """``image`` marked and saved as PNG with the provenance metadata."""
+    """``image`` marked and saved as PNG with the provenance metadata and a signed C2PA manifest."""
     from PIL import Image
     from PIL.PngImagePlugin import PngInfo
 
@@ -96,7 +106,112 @@ def save_png(image: np.ndarray, path: str | Path, **info) -> Path:
     for k, v in metadata(**info).items():
         meta.add_text(k, v)
     Image.fromarray(mark_image(image)).save(path, pnginfo=meta)
+    sign_c2pa(path, "image/png", Path(path).name)
     return Path(path)
+
+
+_SIGN_LOCK = threading.Lock()
+
+
+def _credentials() -> tuple[bytes, bytes]:
+    """(PEM certificate chain, PEM private key) that sign the C2PA manifests (module docstring)."""
+    cert, key = os.environ.get("ANIPORTRAIT_C2PA_CERT"), os.environ.get("ANIPORTRAIT_C2PA_KEY")
+    if cert and key:
+        return Path(cert).read_bytes(), Path(key).read_bytes()
+    folder = Path(os.environ.get("ANIPORTRAIT_C2PA_DIR") or Path.home() / ".cache" / "aniportrait_hub" / "c2pa")
+    chain, private = folder / "chain.pem", folder / "signer.key"
+    if not (chain.is_file() and private.is_file()):
+        _make_local_credentials(folder)
+    return chain.read_bytes(), private.read_bytes()
+
+
+def _make_local_credentials(folder: Path) -> None:
+    """A local certificate authority and an ES256 signer it certifies (C2PA refuses self-signed
+    signing certificates), written to ``folder`` (the key readable by its owner only)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    def name(cn: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn),
+                          x509.NameAttribute(NameOID.ORGANIZATION_NAME, "aniportrait_hub (local)")])
+
+    def usage(sign: bool) -> x509.KeyUsage:
+        return x509.KeyUsage(digital_signature=sign, content_commitment=False, key_encipherment=False,
+                             data_encipherment=False, key_agreement=False, key_cert_sign=not sign,
+                             crl_sign=not sign, encipher_only=False, decipher_only=False)
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+
+    def cert(subject, issuer, public, ca: bool):
+        return (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer).public_key(public)
+                .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+                .not_valid_after(now + datetime.timedelta(days=3650))
+                .add_extension(x509.BasicConstraints(ca=ca, path_length=0 if ca else None), critical=True)
+                .add_extension(usage(sign=not ca), critical=True))
+
+    ca = cert(name("aniportrait_hub local CA"), name("aniportrait_hub local CA"), ca_key.public_key(), True)
+    ca = ca.sign(ca_key, hashes.SHA256())
+    ee = (cert(name("aniportrait_hub signer"), ca.subject, key.public_key(), False)
+          .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False)
+          .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+          .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+          .sign(ca_key, hashes.SHA256()))
+    folder.mkdir(parents=True, exist_ok=True)
+    pem = serialization.Encoding.PEM
+    (folder / "chain.pem").write_bytes(ee.public_bytes(pem) + ca.public_bytes(pem))
+    private = folder / "signer.key"
+    private.write_bytes(key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    private.chmod(0o600)
+
+
+def sign_c2pa(path: str | Path, mime: str, title: str) -> Path:
+    """Embed a signed C2PA manifest in the file at ``path`` (PNG or mp4), in place."""
+    import c2pa
+
+    path = Path(path)
+    manifest = {"claim_generator_info": [{"name": "aniportrait_hub"}], "title": title,
+                "assertions": [{"label": "c2pa.actions", "data": {"actions": [{
+                    "action": "c2pa.created",
+                    "digitalSourceType": "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"}]}}]}
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.c2pa")
+    chain, key = _credentials()
+    try:
+        with _SIGN_LOCK, open(path, "rb") as src, open(tmp, "wb") as dst, \
+                c2pa.Builder(json.dumps(manifest)) as builder:
+            signer = c2pa.Signer.from_info(c2pa.C2paSignerInfo(alg=b"es256", sign_cert=chain, private_key=key,
+                                                               ta_url=None))
+            builder.sign(signer, mime, src, dst)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def read_c2pa(path: str | Path, mime: str) -> dict | None:
+    """The active C2PA manifest's claims, or None when the file has none: who made it, the
+    digital source type, the signer, whether the signature validates and whether its
+    certificate is trusted."""
+    import c2pa
+
+    try:
+        with open(path, "rb") as f:
+            store = json.loads(c2pa.Reader(mime, f).json())
+    except c2pa.C2paError:
+        return None
+    m = store["manifests"][store["active_manifest"]]
+    actions = [a for x in m.get("assertions", []) if x["label"].startswith("c2pa.actions")
+               for a in x["data"].get("actions", [])]
+    results = store.get("validation_results", {}).get("activeManifest", {})
+    codes = {c["code"] for c in results.get("success", [])}
+    failures = {c["code"] for c in results.get("failure", [])}
+    return {"generator": m["claim_generator_info"][0].get("name"),
+            "digital_source_type": next((a.get("digitalSourceType") for a in actions), None),
+            "signed_by": m.get("signature_info", {}).get("common_name"),
+            "signature_valid": "claimSignature.validated" in codes and not (failures - {"signingCredential.untrusted"}),
+            "certificate_trusted": "signingCredential.untrusted" not in failures | {c["code"] for c in store.get("validation_status", [])}}
 
 
 def video_comment(**info) -> str:
@@ -106,7 +221,7 @@ def video_comment(**info) -> str:
 
 def detect(path: str | Path, frames: int = 8) -> dict:
     """What a file says of itself: ``{"file", "kind", "watermark": bool, "marked_frames" (videos),
-    "metadata": {...} or None}``.
+    "metadata": {...} or None, "c2pa": {...} or None}`` (:func:`read_c2pa`).
 
     Raises:
         FileNotFoundError / ValueError: no such file, or not a picture or video.
@@ -122,7 +237,9 @@ def detect(path: str | Path, frames: int = 8) -> dict:
             text = dict(getattr(im, "text", {}) or {})
             rgb = np.asarray(im.convert("RGB"))
         meta = {k: text[k] for k in ("Software", "Source", "ai_generated", "aniportrait") if k in text} or None
-        return {"file": str(path), "kind": "image", "watermark": has_mark(rgb), "metadata": meta}
+        mime = Image.MIME.get(im.format, "image/png")
+        return {"file": str(path), "kind": "image", "watermark": has_mark(rgb), "metadata": meta,
+                "c2pa": read_c2pa(path, mime)}
     except UnidentifiedImageError:
         pass
     try:
@@ -137,7 +254,7 @@ def detect(path: str | Path, frames: int = 8) -> dict:
         raise ValueError(f"{path} holds no frames")
     meta = _video_metadata(path)
     return {"file": str(path), "kind": "video", "watermark": sum(got) > len(got) / 2,
-            "marked_frames": f"{sum(got)}/{len(got)}", "metadata": meta}
+            "marked_frames": f"{sum(got)}/{len(got)}", "metadata": meta, "c2pa": read_c2pa(path, "video/mp4")}
 
 
 def _video_metadata(path: Path) -> dict | None:
@@ -174,9 +291,13 @@ def main(argv: list[str] | None = None) -> int:
             status = 2
             continue
         extra = f" ({r['marked_frames']} frames)" if "marked_frames" in r else ""
+        c = r["c2pa"]
+        claim = ("none" if c is None else f"{c['digital_source_type'].rsplit('/', 1)[-1]} by {c['generator']}, signature "
+                 f"{'valid' if c['signature_valid'] else 'INVALID'}, certificate "
+                 f"{'trusted' if c['certificate_trusted'] else 'not trusted (local)'}")
         print(f"{f}: {r['kind']}; watermark {'FOUND' if r['watermark'] else 'not found'}{extra}; "
-              f"metadata {'says generated: ' + json.dumps(r['metadata']) if r['metadata'] else 'none'}")
-        if not r["watermark"] and not r["metadata"] and status == 0:
+              f"metadata {'says generated: ' + json.dumps(r['metadata']) if r['metadata'] else 'none'}; C2PA {claim}")
+        if not (r["watermark"] or r["metadata"] or c) and status == 0:
             status = 1
     return status
 

@@ -182,7 +182,8 @@ def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float, *, a
     Args:
         audio_from: a media file whose first audio stream (if any) is added, cut to the video.
         overwrite: replace an existing ``path`` (default: refuse with FileExistsError).
-        mark: watermark every frame and tag the file as generated (:mod:`aniportrait_hub.provenance`;
+        mark: watermark every frame, tag the file as generated and sign a C2PA manifest into it
+            (:mod:`aniportrait_hub.provenance`;
             ``info``: what to say of it, e.g. the seed). False for videos that are not drawn by
             the model (a test clip of a real person, say).
     Returns:
@@ -190,7 +191,7 @@ def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float, *, a
     """
     import imageio.v2 as imageio
 
-    from aniportrait_hub.provenance import mark_image, video_comment
+    from aniportrait_hub.provenance import mark_image, sign_c2pa, video_comment
 
     path = Path(path)
     if path.suffix.lower() != ".mp4":
@@ -225,6 +226,8 @@ def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float, *, a
                                 "-c:a", "aac", "-t", f"{n / fps:.6f}", str(out_tmp)], capture_output=True, text=True)
             if r.returncode != 0:
                 raise RuntimeError(f"adding the audio of {audio_from} failed: {r.stderr.strip()[-500:]}")
+        if mark:
+            sign_c2pa(out_tmp, "video/mp4", path.name)
         if path.exists() and not overwrite:  # appeared while we were encoding
             raise FileExistsError(f"{path} exists; choose another name or pass overwrite")
         out_tmp.replace(path)

@@ -41,13 +41,23 @@ def test_pngs_and_videos_say_they_are_generated_and_the_detector_reports_it(rend
     png = save_png(render, tmp_path / "a.png", seed=4)
     r = detect(png)
     assert r["watermark"] and r["metadata"]["ai_generated"] == "true" and json.loads(r["metadata"]["aniportrait"]) == {"seed": 4}
+    claim = {"generator": "aniportrait_hub", "signed_by": "aniportrait_hub signer", "signature_valid": True,
+             "certificate_trusted": False,
+             "digital_source_type": "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"}
+    assert r["c2pa"] == claim
     plain = tmp_path / "plain.png"
     Image.fromarray(render).save(plain)
-    assert detect(plain) == {"file": str(plain), "kind": "image", "watermark": False, "metadata": None}
+    assert detect(plain) == {"file": str(plain), "kind": "image", "watermark": False, "metadata": None, "c2pa": None}
     mp4 = write_video(tmp_path / "v.mp4", [render] * 6, 12.5, info={"seed": 4})
     v = detect(mp4)
     assert v["kind"] == "video" and v["watermark"] and v["marked_frames"] == "6/6"
-    assert v["metadata"]["ai_generated"] == "true"
+    assert v["metadata"]["ai_generated"] == "true" and v["c2pa"] == claim
+    tampered = tmp_path / "tampered.png"
+    data = bytearray(png.read_bytes())
+    data[-200] ^= 0xFF  # a byte of the picture changed after signing
+    tampered.write_bytes(bytes(data))
+    t = detect(tampered)["c2pa"]
+    assert t is None or not t["signature_valid"]
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"not a picture")
     assert main([str(png), str(mp4)]) == 0 and main([str(plain)]) == 1 and main([str(bad)]) == 2
