@@ -31,6 +31,7 @@ import torch
 import trimesh
 
 from aniportrait_hub.body import BodyModel, FaceModel
+from aniportrait_hub.provenance import mark_image
 from aniportrait_hub.studio import MAIN_UNITS, RANGES, Pose, Studio, StudioConfig, StudioError
 
 ROOT = Path(__file__).resolve().parent
@@ -428,6 +429,7 @@ def build_demo(cfg: AppConfig, studio: Studio | None = None) -> gr.Blocks:
                     img, fps = session.step(frame, person, seed, psi)
                     if img is None:  # no face seen yet: the person at rest
                         img, _ = studio.control(person=person, seed=seed, truncation_psi=psi)
+                    img = mark_image(img)  # shown, not saved: the watermark only (no file for metadata)
                 except StudioError as err:
                     raise gr.Error(str(err)) from err
                 text = f"{fps:.1f} frames/s" + (" (no face yet)" if session.waiting else "")
