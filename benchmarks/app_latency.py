@@ -33,19 +33,22 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def peak_rss_mb(pid: int) -> float:
-    """Peak resident memory of a process, MB (Linux ``/proc/PID/status`` VmHWM)."""
+def _status_mb(pid: int, field: str) -> float:
+    """A memory field of a process, MB (Linux ``/proc/PID/status``)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def peak_rss_mb(pid: int) -> float:
+    """Peak resident memory of a process, MB (``VmHWM``)."""
+    return _status_mb(pid, "VmHWM")
 
 
 def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    """Resident memory of a process now, MB (``VmRSS``)."""
+    return _status_mb(pid, "VmRSS")
 
 
 def start_app(port: int) -> subprocess.Popen:
