@@ -167,6 +167,21 @@ def _make_local_credentials(folder: Path) -> None:
     private.chmod(0o600)
 
 
+_CONTEXT = None
+
+
+def _c2pa_context():
+    """The C2PA settings every manifest is built with (once): no embedded thumbnail. The SDK's
+    default puts a JPEG copy of the picture in the manifest: 50 of the 53 ms a 256^2 PNG took to
+    sign, and ~48 KB of a ~100 KB file; readers validate without it."""
+    global _CONTEXT
+    if _CONTEXT is None:
+        import c2pa
+
+        _CONTEXT = c2pa.Context(c2pa.Settings.from_dict({"builder": {"thumbnail": {"enabled": False}}}))
+    return _CONTEXT
+
+
 def sign_c2pa(path: str | Path, mime: str, title: str) -> Path:
     """Embed a signed C2PA manifest in the file at ``path`` (PNG or mp4), in place."""
     import c2pa
@@ -180,7 +195,7 @@ def sign_c2pa(path: str | Path, mime: str, title: str) -> Path:
     chain, key = _credentials()
     try:
         with _SIGN_LOCK, open(path, "rb") as src, open(tmp, "wb") as dst, \
-                c2pa.Builder(json.dumps(manifest)) as builder:
+                c2pa.Builder(json.dumps(manifest), context=_c2pa_context()) as builder:
             signer = c2pa.Signer.from_info(c2pa.C2paSignerInfo(alg=b"es256", sign_cert=chain, private_key=key,
                                                                ta_url=None))
             builder.sign(signer, mime, src, dst)

@@ -264,6 +264,8 @@ class ExpressionGuide:
             v, off = self.points[b][keep].to(points.dtype), self.offsets[b][keep].to(points.dtype)
             if not len(v) or not points.shape[1]:
                 continue
+            if not (off.requires_grad or points.requires_grad) and not bool(off.any()):
+                continue  # a neutral face: any blend of zero offsets is exactly zero; skip the search
             lo = v.detach().amin(0) - reach
             cells = ((v.detach().amax(0) + reach - lo) / reach).floor().long() + 1
             occ = torch.zeros(*cells.tolist(), dtype=torch.float32, device=v.device)

@@ -30,6 +30,10 @@ def test_guide_undoes_the_face_model_on_the_expressive_face(body, face):
     assert torch.equal(de(far, de.mapping(fid, e, guide=guide)), torch.zeros_like(far))
     neutral = ExpressionGuide.from_face_model(body, face, fid, betas, torch.zeros_like(e))
     assert de(q, de.mapping(fid, 0 * e, guide=neutral)).abs().max() < 1e-6
+    # A neutral face skips the neighbour search; the full search (taken when gradients are
+    # wanted) gives exactly the same.
+    searched = neutral.offsets_at(q.clone().requires_grad_(True), 4, 0.003, 0.015).detach()
+    assert torch.equal(neutral.offsets_at(q, 4, 0.003, 0.015), searched)
 
 
 def test_guide_openings_send_the_open_mouth_to_the_closed_seam(body, face):
