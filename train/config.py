@@ -70,6 +70,11 @@ class LossConfig:
     """Std of delta in Eq. 12 (world units; our choice)."""
     minimal_deformation: float = 0.1
     """Minimal expression deformation (Eq. 13): small D^e (our weight)."""
+    face_source: str = "face_camera"
+    """What D_face sees: 'face_camera' (the dual-camera rendering of METHOD.md 1.5: the face
+    camera's own image, real and generated) or 'portrait_crop' (the paper's ablation "without
+    the dual camera": the face box cut out of the portrait and resized to the face side, for
+    reals and fakes alike; :func:`train.modules.portrait_face_crop`)."""
     landmark: float = 0.0
     """Landmark loss (Eq. 9) through a face-coefficient estimator (0 = off; 1 cm units)."""
     face_estimator: str = ""
@@ -135,6 +140,8 @@ class TrainConfig:
 
     def validate(self) -> None:
         """Raise ValueError naming the bad field."""
+        if self.loss.face_source not in ("face_camera", "portrait_crop"):
+            raise ValueError(f"loss.face_source must be 'face_camera' or 'portrait_crop', got {self.loss.face_source!r}")
         if self.stage not in (1, 2):
             raise ValueError(f"stage must be 1 or 2, got {self.stage}")
         if not self.data.path:

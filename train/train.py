@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `python train/tr
 from train.config import TrainConfig, config_dict, parse_config  # noqa: E402
 from train.data import Conditions, TrainingData, regulariser_points  # noqa: E402
 from train.losses import DISCRIMINATORS, check_finite, d_logistic, g_nonsaturating, r1_penalty  # noqa: E402
+from aniportrait_hub.rendering.cameras import portrait_face_crop  # noqa: E402
 from train.modules import STAGE_MODULES, EMA, Discriminators, TrainGenerator, loss_regularisers  # noqa: E402
 
 CHECKPOINTS = "checkpoints"
@@ -54,6 +55,8 @@ class Trainer:
         # 2. Generator: a preset, or a stage-1 result for stage 2; priors from this dataset.
         if cfg.model.init_from:
             pipe = AniPortraitGAN.from_pretrained(cfg.model.init_from)
+            if cfg.model.render:
+                pipe.set_render_settings(**cfg.model.render)
         else:
             pipe = AniPortraitGAN.from_preset(cfg.model.preset, seed=cfg.seed, render_overrides=cfg.model.render)
         pipe.priors = priors_from_dataset(self.data.ds, cfg.data.split, noise_dim=pipe.priors.config.noise_dim)
@@ -234,10 +237,12 @@ class Trainer:
         do_r1 = cfg.loss.r1_gamma > 0 and self.step % cfg.loss.r1_interval == 0
         with torch.no_grad():
             fake = gen_raw(cond)
+        crop = cfg.loss.face_source == "portrait_crop"
         real_img = real.image.to(dev).requires_grad_(do_r1)
-        real_face = real.face.to(dev).requires_grad_(do_r1)
+        real_face = (self._crop(real.image.to(dev)) if crop else real.face.to(dev)).requires_grad_(do_r1)
+        fake_face = self._crop(fake.image) if crop else fake.face
         real_logits, fake_logits = self.disc((real_img, real_face, real.camera.to(dev)),
-                                             (fake.image, fake.face, cond.camera))
+                                             (fake.image, fake_face, cond.camera))
         terms = {}
         for name, key, weight in DISCRIMINATORS:
             w = getattr(cfg.loss, weight)
@@ -259,7 +264,7 @@ class Trainer:
             reg = regulariser_points(cfg.seed, self.step, gb, len(gen_raw.face_model.body_vertex_ids),
                                      cfg.loss.smoothness_delta).slice(lo, hi)
         out = self.gen(cond, reg)
-        fl = disc_raw.logits(out.image, out.face, cond.camera)
+        fl = disc_raw.logits(out.image, self._crop(out.image) if crop else out.face, cond.camera)
         gterms = {f"G/{name}": getattr(cfg.loss, weight) * g_nonsaturating(fl[name]) for name, _, weight in DISCRIMINATORS}
         gterms.update({f"reg/{k}": v for k, v in loss_regularisers(out.regularisers, cfg.loss).items()})
         if self.estimator is not None:  # Eq. 9 through the frozen estimator
@@ -275,6 +280,10 @@ class Trainer:
         logs.update({k: v.item() for k, v in gterms.items()})
         logs["loss/D"], logs["loss/G"] = d_loss.item(), g_loss.item()
         return logs
+
+    def _crop(self, image: torch.Tensor) -> torch.Tensor:
+        """D_face's input cut from portraits (``loss.face_source='portrait_crop'``)."""
+        return portrait_face_crop(image, self.pipe.render_settings, self.cfg.face_resolution)
 
     def _update(self, opt, model, loss: torch.Tensor, max_norm: float) -> float:
         """ONE backward of the summed loss, gradient clipping (0 = none), step; the gradient norm."""

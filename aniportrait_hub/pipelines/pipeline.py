@@ -221,6 +221,16 @@ class AniPortraitGAN(DiffusionPipeline):
             self._runtime["heights"] = self.renderer().manifold_heights()
         return self._runtime["heights"]
 
+    def set_render_settings(self, **overrides) -> None:
+        """Replace some :class:`RenderSettings` fields (saved with the pipeline), e.g.
+        ``pose_deformer=False`` for the ablation without D^p; derived runtime data is dropped."""
+        unknown = set(overrides) - set(self.render_settings.to_dict())
+        if unknown:
+            raise ValueError(f"unknown render settings {sorted(unknown)}")
+        self.register_to_config(render_settings=RenderSettings.from_dict(
+            {**self.render_settings.to_dict(), **overrides}).to_dict())
+        self.reset_runtime()
+
     def reset_runtime(self) -> None:
         """Forget derived runtime data (renderer, field grid, manifold heights, truncation means)."""
         self._runtime.clear()

@@ -14,6 +14,7 @@ import dataclasses
 import math
 
 import torch
+import torch.nn.functional as F
 
 
 @dataclasses.dataclass
@@ -96,3 +97,22 @@ def face_camera_label(portrait: Camera, head_center: torch.Tensor, distance: flo
     d = d / d.norm(dim=-1, keepdim=True)
     return torch.cat([head_center, torch.full_like(d[:, :1], distance), d[:, 1:2].clamp(-1, 1).acos(),
                       torch.atan2(d[:, 2:3], d[:, 0:1])], 1)
+
+
+def portrait_face_crop(image: torch.Tensor, settings, size: int) -> torch.Tensor:
+    """The face camera's field of view cut out of frontal-framed portraits [B, 3, R, R] and
+    resized to [B, 3, size, size] (bilinear, differentiable): the ablation without the dual
+    camera (``train/config.py``: ``LossConfig.face_source``; the evaluation suite's
+    ``face_crop_psnr``). The box is fixed: the square the face camera sees at the head centre
+    (``face_distance``, ``face_fov_deg``), placed where the portrait camera shows the world
+    origin (the canonical face centre; the camera looks at the origin moved by
+    ``portrait_shift``). A turned head moves a few per cent within it."""
+    st = settings
+    dist = st.portrait_radius + st.portrait_shift[2]  # camera to the origin's depth, frontal
+    half = dist * math.tan(math.radians(st.portrait_fov_deg) / 2)  # half the portrait's height there
+    centre_up = -st.portrait_shift[1] / half  # the origin above the image centre, in [-1, 1] units
+    scale = st.face_distance * math.tan(math.radians(st.face_fov_deg) / 2) / half
+    b = image.shape[0]
+    theta = image.new_tensor([[scale, 0.0, 0.0], [0.0, scale, -centre_up]]).expand(b, 2, 3)
+    grid = F.affine_grid(theta, [b, image.shape[1], size, size], align_corners=False)
+    return F.grid_sample(image, grid, mode="bilinear", padding_mode="border", align_corners=False)

@@ -125,6 +125,10 @@ class RenderSettings:
     closed lips at the same (x, y), so no map can hold both the lip and the cavity colour; the
     open mouth showed stretched lip colour, which the face mesh read as closed lips. The ray
     cast is the one ``expression_hold`` already makes. Depth and mask are unchanged. None: off."""
+    pose_deformer: bool = True
+    """Smooth the skinning transforms with D^p (METHOD.md 1.3, Eq. 5). False is the paper's
+    ablation "without D^p": every point takes its nearest body vertex's transform as it is, so
+    hair and clothing far from the skin follow whichever vertex is nearest (hair tearing)."""
     radiance_betas: bool = False
     """phi's and U's latent is [face_id, eps, betas] instead of [face_id, eps] (our choice for
     models taught by the synthetic renderer, where a person's canonical silhouette follows the
@@ -587,7 +591,7 @@ class PortraitRenderer:
         sk = inverse_skinning(x_t.reshape(b, -1, 3), body_out, self.body.candidate_vertex_ids,
                               return_transforms=True)
         grid = sk.transforms.reshape(b, rows, cols, s_n, 16).permute(0, 4, 3, 1, 2)  # [B, 16, S, H, W]
-        smooth = self.pose_deformer(grid)
+        smooth = self.pose_deformer(grid) if self.settings.pose_deformer else grid
         return smooth.permute(0, 3, 4, 2, 1).reshape(b, r, s_n, 4, 4)
 
     def _grid_canonical(self, cam: Camera, center: float, half_depth: float, res: int, body_out: BodyOutput,
@@ -607,7 +611,8 @@ class PortraitRenderer:
         sk = inverse_skinning(xt.reshape(b, -1, 3), body_out, self.body.candidate_vertex_ids,
                               return_transforms=True)
         grid = sk.transforms.reshape(b, hc, wc, dc, 16).permute(0, 4, 3, 1, 2)  # [B, 16, Dc, Hc, Wc]
-        smooth = self.pose_deformer(grid).permute(0, 3, 4, 2, 1).reshape(b, -1, dc, 4, 4)
+        smooth = self.pose_deformer(grid) if st.pose_deformer else grid
+        smooth = smooth.permute(0, 3, 4, 2, 1).reshape(b, -1, dc, 4, 4)
         xp = apply_inverse_transforms(xt, smooth)  # [B, Hc*Wc, Dc, 3]
         at_samples = st.expression_at_samples
         xc = xp if at_samples else xp + self._expression(xp, exp_film, fast=True)

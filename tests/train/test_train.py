@@ -212,3 +212,19 @@ def test_bf16_networks_with_fp32_rendering(dataset, tmp_path):
 
     pipe = AniPortraitGAN.from_pretrained(tmp_path / "bf" / "pipeline")  # the EMA copy stays float32
     assert pipe.radiance.dtype == torch.float32
+
+
+def test_ablation_switches_train(dataset, tmp_path):
+    """The paper's ablations as trainer switches: D_face fed the portrait's face box (no dual
+    camera), D^p off (no D^p), on one step; the exported pipeline keeps D^p off."""
+    run = tmp_path / "ablation"
+    render = {"pose_grid": [8, 24, 24], "samples_per_ray": 16, "map_resolution": 32, "pose_deformer": False}
+    r = train("--preset", "stage1", "--data.path", str(dataset), "--out", str(run), "--steps", "1",
+              "--loss.face_source", "portrait_crop", *TINY[:-6], "--model.render", json.dumps(render),
+              "--log_every", "1", "--sample_every", "2")
+    assert r.returncode == 0, r.stderr[-3000:]
+    cfg = json.loads((run / "pipeline" / "model_index.json").read_text())
+    assert cfg["render_settings"]["pose_deformer"] is False
+    r = train("--preset", "stage1", "--data.path", str(dataset), "--out", str(tmp_path / "bad"), "--steps", "1",
+              "--loss.face_source", "crop", *TINY)
+    assert r.returncode != 0 and "face_source" in r.stderr
