@@ -136,6 +136,11 @@ def main(argv: list[str] | None = None) -> int:
         if not records:
             raise ValueError(f"{a.data} has no {a.split} records")
         overrides = json.loads(a.render) if a.render else {}
+        from aniportrait_hub.rendering.renderer import RenderSettings
+
+        unknown = set(overrides) - set(RenderSettings().to_dict())
+        if unknown:
+            raise ValueError(f"--render: unknown render settings {sorted(unknown)}")
     except (DatasetError, ValueError, FileNotFoundError) as err:
         print(f"error: {err}", flush=True)
         return 2

@@ -66,6 +66,8 @@ def test_bad_requests_are_refused_before_work(dataset, tmp_path, capsys):
     assert "sharpness" in capsys.readouterr().out and not out.exists()
     assert main(["--data", str(tmp_path / "missing"), "--out", str(out)]) == 2
     assert main(["--data", str(dataset), "--out", str(out), "--num", "1"]) == 2
+    assert main(["--data", str(dataset), "--out", str(out), "--render", '{"pose_deformr": false}']) == 2
+    assert not out.exists()
 
 
 def test_fid_and_kid_are_distances():
