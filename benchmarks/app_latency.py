@@ -32,6 +32,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from timing import save_results  # noqa: E402
+
 
 def _status_mb(pid: int, field: str) -> float:
     """A memory field of a process, MB (Linux ``/proc/PID/status``)."""
@@ -171,9 +173,8 @@ def main(argv=None) -> int:
         proc.terminate()
         proc.wait(timeout=30)
     report["live_in_process"] = live()
-    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(a.out).write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=1))
+    save_results(a.out, report)
     return 0
 
 

@@ -30,6 +30,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from timing import save_results  # noqa: E402
+
 VARIANTS = {"with_dp": {}, "without_dp": {"pose_deformer": False}}
 KEYS = ("mean_depth_mm", "mean_face_depth_mm", "mean_hair_depth_mm", "mean_hair_mask_iou", "mean_hair_missing_share")
 
@@ -135,8 +137,8 @@ def main(argv=None) -> int:
     report = {"data": str(a.data), "people": a.people, "model": "default (embedded)",
               "strong_pose": "head yaw +-35 deg, neck yaw +-10 deg, both collars raised 10 deg",
               "table": table, "figure": str(fig.relative_to(ROOT))}
-    a.out.write_text(json.dumps(report, indent=1) + "\n")
     print(json.dumps(report, indent=1))
+    save_results(a.out, report)
     return 0
 
 

@@ -21,6 +21,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from timing import save_results  # noqa: E402
+
 
 def jpeg(x: np.ndarray, quality: int = 75) -> np.ndarray:
     from PIL import Image
@@ -63,9 +65,8 @@ def main(argv=None) -> int:
             "psnr_marked_vs_unmarked_db": round(float(np.mean([10 * np.log10(255**2 / np.mean(
                 (m.astype(float) - x) ** 2)) for m, x in zip(marked, imgs)])), 1),
             "seconds_mark": round(t_mark, 4), "seconds_read": round(t_read, 4)}
-    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(a.out).write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=1))
+    save_results(a.out, report)
     return 0
 
 

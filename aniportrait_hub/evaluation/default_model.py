@@ -69,6 +69,21 @@ def _exp(pipe, **units) -> torch.Tensor:
 
 
 # ----------------------------------------------------------------------------- teacher people
+def person_latents(synth, seed: int, index: int, noise_dim: int):
+    """The model's latents of the synthesizer's person ``index`` (``synth``: a
+    ``SyntheticRenderer`` of ``seed``): its face identity and body shape, eps = the person's
+    appearance code (how the default model was taught)."""
+    from aniportrait_hub.data.appearance_code import CODE_DIM, encode
+    from aniportrait_hub.pipelines.pipeline import PortraitLatents
+
+    p = synth.person(index)
+    code = encode(p.look, p.style, np.random.default_rng([seed, index, 7]))
+    noise = torch.zeros(1, noise_dim)
+    noise[0, :CODE_DIM] = torch.from_numpy(code)
+    return PortraitLatents(torch.tensor(p.labels["face_id"], dtype=torch.float32)[None],
+                           torch.tensor(p.labels["betas"], dtype=torch.float32)[None], noise)
+
+
 class Teacher:
     """The synthetic renderer and the people it taught (sample i of seed 0)."""
 
@@ -79,15 +94,7 @@ class Teacher:
         self.synth = {r: SyntheticRenderer(SynthConfig(seed=seed, res=r, face_res=256)) for r in (128, res)}
 
     def latents(self, pipe, index: int):
-        from aniportrait_hub.data.appearance_code import CODE_DIM, encode
-        from aniportrait_hub.pipelines.pipeline import PortraitLatents
-
-        p = self.synth[128].person(index)
-        code = encode(p.look, p.style, np.random.default_rng([self.seed, index, 7]))
-        noise = torch.zeros(1, pipe.priors.config.noise_dim)
-        noise[0, :CODE_DIM] = torch.from_numpy(code)
-        return PortraitLatents(torch.tensor(p.labels["face_id"], dtype=torch.float32)[None],
-                               torch.tensor(p.labels["betas"], dtype=torch.float32)[None], noise)
+        return person_latents(self.synth[128], self.seed, index, pipe.priors.config.noise_dim)
 
     def face(self, index: int, labels: dict) -> np.ndarray:
         """Face-camera image [256, 256, 3] uint8 on white of person ``index`` with ``labels``."""

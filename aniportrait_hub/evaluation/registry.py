@@ -22,11 +22,14 @@ import math
 import pkgutil
 import re
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
+
+if TYPE_CHECKING:
+    from aniportrait_hub.evaluation.inception import InceptionFeatures
 
 
 @dataclasses.dataclass(frozen=True)
@@ -177,16 +180,10 @@ class EvalContext:
     def teacher_latents(self, rec):
         """The model's latents of a synthetic record's person: the teacher's face identity and
         body shape, eps = the person's appearance code (how the default model was taught)."""
-        from aniportrait_hub.data.appearance_code import CODE_DIM, encode
-        from aniportrait_hub.pipelines.pipeline import PortraitLatents
+        from aniportrait_hub.evaluation.default_model import person_latents
 
         seed, synth = self.teacher()
-        index = int(re.sub(r"\D", "", rec.name))
-        p = synth.person(index)
-        code = encode(p.look, p.style, np.random.default_rng([seed, index, 7]))
-        noise = torch.zeros(1, self.pipe.priors.config.noise_dim)
-        noise[0, :CODE_DIM] = torch.from_numpy(code)
-        return PortraitLatents(_t(p.labels["face_id"])[None], _t(p.labels["betas"])[None], noise)
+        return person_latents(synth, seed, int(re.sub(r"\D", "", rec.name)), self.pipe.priors.config.noise_dim)
 
     def pairs(self, count: int):
         """Up to ``count`` (record, model render, teacher images) of the records' people under the
