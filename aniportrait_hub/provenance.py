@@ -236,7 +236,9 @@ def video_comment(**info) -> str:
 
 def detect(path: str | Path, frames: int = 8) -> dict:
     """What a file says of itself: ``{"file", "kind", "watermark": bool, "marked_frames" (videos),
-    "metadata": {...} or None, "c2pa": {...} or None}`` (:func:`read_c2pa`).
+    "metadata": {...} or None, "c2pa": {...} or None}`` (:func:`read_c2pa`), and ``"damaged"``
+    (why) for a picture whose pixel data cannot be decoded: its metadata chunks before the data
+    and its C2PA manifest are still read, and no watermark is reported.
 
     Raises:
         FileNotFoundError / ValueError: no such file, or not a picture or video.
@@ -249,12 +251,18 @@ def detect(path: str | Path, frames: int = 8) -> dict:
         raise FileNotFoundError(f"{path}: no such file")
     try:
         with Image.open(path) as im:
-            text = dict(getattr(im, "text", {}) or {})
-            rgb = np.asarray(im.convert("RGB"))
+            damaged = None
+            try:
+                text = dict(getattr(im, "text", {}) or {})
+                rgb = np.asarray(im.convert("RGB"))
+            except (OSError, SyntaxError, ValueError) as err:  # a picture whose data was changed or cut
+                damaged = f"its picture data cannot be decoded ({err})"
+                text, rgb = {k: v for k, v in im.info.items() if isinstance(v, str)}, None
         meta = {k: text[k] for k in ("Software", "Source", "ai_generated", "aniportrait") if k in text} or None
         mime = Image.MIME.get(im.format, "image/png")
-        return {"file": str(path), "kind": "image", "watermark": has_mark(rgb), "metadata": meta,
-                "c2pa": read_c2pa(path, mime)}
+        out = {"file": str(path), "kind": "image", "watermark": rgb is not None and has_mark(rgb), "metadata": meta,
+               "c2pa": read_c2pa(path, mime)}
+        return out | ({"damaged": damaged} if damaged else {})
     except UnidentifiedImageError:
         pass
     try:
@@ -305,6 +313,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {err}", file=sys.stderr)
             status = 2
             continue
+        if "damaged" in r:
+            print(f"error: {f}: {r['damaged']}", file=sys.stderr)
+            status = 2
         extra = f" ({r['marked_frames']} frames)" if "marked_frames" in r else ""
         c = r["c2pa"]
         claim = ("none" if c is None else f"{c['digital_source_type'].rsplit('/', 1)[-1]} by {c['generator']}, signature "

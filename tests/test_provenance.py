@@ -14,10 +14,16 @@ from aniportrait_hub.video import write_video
 
 
 @pytest.fixture(scope="module")
-def render():
+def app_studio(default_pipe, tmp_path_factory):
+    """The app's engine at its own sizes (256^2 pictures: the watermark's working size)."""
     from aniportrait_hub.studio import Studio, StudioConfig
 
-    return Studio(StudioConfig()).generate(seed=4)[0]  # 256^2, on white
+    return Studio(StudioConfig(out_dir=tmp_path_factory.mktemp("studio")), pipe=default_pipe)
+
+
+@pytest.fixture(scope="module")
+def render(app_studio):
+    return app_studio.generate(seed=4)[0]  # 256^2, on white
 
 
 def _jpeg_half(img: np.ndarray) -> np.ndarray:
@@ -56,18 +62,21 @@ def test_pngs_and_videos_say_they_are_generated_and_the_detector_reports_it(rend
     data = bytearray(png.read_bytes())
     data[-200] ^= 0xFF  # a byte of the picture changed after signing
     tampered.write_bytes(bytes(data))
-    t = detect(tampered)["c2pa"]
+    t = detect(tampered)["c2pa"]  # the byte may land in the compressed pixels: reported, never a crash
     assert t is None or not t["signature_valid"]
+    cut = tmp_path / "cut.png"
+    cut.write_bytes(png.read_bytes()[:-300])  # the pixel data cut short
+    r = detect(cut)
+    assert "cannot be decoded" in r["damaged"] and not r["watermark"]
+    assert r["c2pa"] is None or not r["c2pa"]["signature_valid"]
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"not a picture")
     assert main([str(png), str(mp4)]) == 0 and main([str(plain)]) == 1 and main([str(bad)]) == 2
     out = capsys.readouterr().out
     assert "watermark FOUND" in out and "watermark not found" in out
+    assert main([str(cut)]) == 2 and "cut.png: its picture data cannot be decoded" in capsys.readouterr().err
 
 
-def test_the_apps_pictures_are_marked(tmp_path):
-    from aniportrait_hub.studio import Studio, StudioConfig
-
-    studio = Studio(StudioConfig(out_dir=tmp_path))
-    path = studio.save_png(studio.generate(seed=2)[0], "x", seed=2)
+def test_the_apps_pictures_are_marked(app_studio):
+    path = app_studio.save_png(app_studio.generate(seed=2)[0], "x", seed=2)
     assert detect(path)["watermark"]
