@@ -2,7 +2,8 @@
 
     python -m aniportrait_hub.animate --photo me.jpg --out out.mp4
         [--video driver.mp4 | --sequence S.npz | --sweep camera|head|expression|all]
-        [--quality quick|full] [--no_tune] [--edit age=+1 ...] [--save_identity DIR]
+        [--quality quick|full] [--invert_steps N] [--tune_steps N] [--no_tune] [--edit age=+1 ...]
+        [--save_identity DIR]
         [--resolution R] [--model PATH_OR_ID] [--overwrite]
     python -m aniportrait_hub.animate --identity DIR --sweep head --out out.mp4
 
@@ -50,6 +51,10 @@ class AnimateConfig:
     """quick (<= 60 s on a 2-core CPU) or full (a few minutes, closer to the photo)."""
     tune: bool = True
     """Pivotal tuning of the person's FiLM offset (False: the inverted code alone)."""
+    invert_steps: int | None = None
+    """Inversion steps instead of the quality's (quick 4, full 30)."""
+    tune_steps: int | None = None
+    """Pivotal-tuning steps instead of the quality's (quick 5, full 30)."""
     edit: list[str] | None = None
     """Attribute edits NAME=STRENGTH (age, gender, weight, hair_length, skin_tone; strengths in
     standard deviations, [-3, 3])."""
@@ -124,6 +129,9 @@ def run(cfg: AnimateConfig) -> list[Path]:
         raise ValueError(f"--quality must be one of {sorted(QUALITIES)}, got {cfg.quality!r}")
     if not 16 <= cfg.resolution <= 1024:
         raise ValueError(f"--resolution {cfg.resolution} outside [16, 1024]")
+    for name, lo in (("invert_steps", 1), ("tune_steps", 0)):
+        if getattr(cfg, name) is not None and not lo <= getattr(cfg, name) <= 500:
+            raise ValueError(f"--{name} {getattr(cfg, name)} outside [{lo}, 500]")
     if not 0.5 <= cfg.seconds <= 60 or not 1 <= cfg.fps <= 60:
         raise ValueError("--seconds must be in [0.5, 60] and --fps in [1, 60]")
     edits = parse_edits(cfg.edit)
@@ -138,7 +146,14 @@ def run(cfg: AnimateConfig) -> list[Path]:
             raise ValueError(f"{cfg.identity} is a generator, not a personal model (no identity.safetensors)")
         person = pipe.identity
     else:
-        pipe, person = photo_to_model(load_pipeline(cfg.model), cfg.photo, cfg.quality, tune=cfg.tune)
+        quality = cfg.quality  # the preset's name, in the model's info, unless steps are overridden
+        if cfg.invert_steps is not None or cfg.tune_steps is not None:
+            quality = QUALITIES[cfg.quality]
+            quality = dataclasses.replace(
+                quality, invert=dataclasses.replace(quality.invert, steps=cfg.invert_steps or quality.invert.steps),
+                tune=dataclasses.replace(quality.tune, steps=quality.tune.steps if cfg.tune_steps is None
+                                         else cfg.tune_steps))
+        pipe, person = photo_to_model(load_pipeline(cfg.model), cfg.photo, quality, tune=cfg.tune)
         print(f"note: personal model ready in {person.info['seconds']:.0f} s", file=sys.stderr)
         for m in person.info.get("messages", []):
             print(f"note: {m}", file=sys.stderr)
@@ -169,6 +184,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, required=True, help="the mp4 to write")
     p.add_argument("--quality", choices=("quick", "full"), default=d.quality)
     p.add_argument("--no_tune", dest="tune", action="store_false", help="skip pivotal tuning")
+    p.add_argument("--invert_steps", type=int, help="inversion steps instead of the quality's (quick 4, full 30)")
+    p.add_argument("--tune_steps", type=int, help="pivotal-tuning steps instead of the quality's (quick 5, full 30)")
     p.add_argument("--edit", action="append", help="NAME=STRENGTH, e.g. age=+1 (repeatable)")
     p.add_argument("--save_identity", type=Path, help="keep the personal model in this new folder")
     p.add_argument("--model", default=d.model)

@@ -4,6 +4,8 @@ is modified or overwritten."""
 
 import hashlib
 
+import pytest
+
 import imageio.v3 as iio
 import numpy as np
 from PIL import Image
@@ -16,13 +18,15 @@ def _sha(path):
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+@pytest.mark.slow  # the command end to end, twice (its pieces: tests/inversion, tests/test_app.py)
 def test_a_photo_becomes_a_video_and_a_reusable_personal_model(tmp_path, capsys):
     photo = tmp_path / "me.png"
     Image.fromarray(data.astronaut()).save(photo)
     sha = _sha(photo)
     out, ident = tmp_path / "me.mp4", tmp_path / "me_model"
+    # 1 + 1 steps: the command's plumbing; the quality presets are measured in BENCHMARKS.md
     assert main(["--photo", str(photo), "--sweep", "camera", "--seconds", "1", "--fps", "6", "--resolution", "64",
-                 "--out", str(out), "--save-identity", str(ident)]) == 0
+                 "--invert_steps", "1", "--tune_steps", "1", "--out", str(out), "--save-identity", str(ident)]) == 0
     frames = iio.imread(out)
     assert frames.shape == (6, 64, 64, 3) and frames.std() > 10
     assert _sha(photo) == sha and (ident / "identity.safetensors").is_file()
@@ -45,4 +49,6 @@ def test_unusable_photos_are_refused_by_name(tmp_path, capsys):
         assert words in capsys.readouterr().err.lower()
     assert main(["--photo", str(blank), "--out", str(tmp_path / "x.mp4"), "--edit", "age"]) == 2
     assert "name=strength" in capsys.readouterr().err.lower()
+    assert main(["--photo", str(blank), "--out", str(tmp_path / "x.mp4"), "--invert_steps", "0"]) == 2
+    assert "--invert_steps 0 outside [1, 500]" in capsys.readouterr().err
     assert not (tmp_path / "x.mp4").exists()
