@@ -13,19 +13,9 @@ import trimesh
 from skimage import data
 
 import app
-from aniportrait_hub.inversion import InversionConfig, PhotoQuality, TuneConfig
 from aniportrait_hub.pipelines.animation import DrivingSequence
-from aniportrait_hub.studio import Pose, Studio, StudioConfig, StudioError
+from aniportrait_hub.studio import Pose, StudioError
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "driving" / "synthetic_talk.mp4"
-#: A 1 + 1-step inversion: the endpoints' plumbing, not the inversion's quality (tests/inversion).
-TINY_PHOTO = PhotoQuality(InversionConfig(steps=1), TuneConfig(steps=1))
-
-
-@pytest.fixture(scope="module")
-def studio(tmp_path_factory):
-    return Studio(StudioConfig(preview_resolution=64, high_resolution=96, photo_quality=TINY_PHOTO,
-                               max_video_seconds=8, out_dir=tmp_path_factory.mktemp("studio")))
 
 
 def test_body_explorer_writes_posed_meshes(tmp_path):
@@ -100,15 +90,10 @@ def test_settings_export_as_a_driving_sequence_and_people_as_identity_files(stud
 
 # ---------------------------------------------------------------------- served, through gradio_client
 @pytest.fixture(scope="module")
-def client(studio, tmp_path_factory):
+def client(app_url, tmp_path_factory):
     from gradio_client import Client
 
-    cfg = app.AppConfig(out_dir=tmp_path_factory.mktemp("app"))
-    demo = app.build_demo(cfg, studio)
-    demo.queue(default_concurrency_limit=cfg.concurrency)
-    _, url, _ = demo.launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True)
-    yield Client(url, verbose=False, download_files=str(tmp_path_factory.mktemp("downloads")))
-    demo.close()
+    return Client(app_url, verbose=False, download_files=str(tmp_path_factory.mktemp("downloads")))
 
 
 def test_named_endpoints_return_pictures(client):
@@ -126,10 +111,10 @@ def _clip(path: Path, seconds: float, fps: float = 5.0) -> Path:
     return write_video(path, (np.full((64, 64, 3), 30 * (i % 8), np.uint8) for i in range(int(seconds * fps))), fps)
 
 
-def test_drive_endpoint_writes_an_h264_mp4(client, tmp_path):
+def test_drive_endpoint_writes_an_h264_mp4(client, short_clip):
     from gradio_client import handle_file
 
-    out = client.predict(video=handle_file(str(EXAMPLE)), seed=1, relative=True, api_name="/drive")
+    out = client.predict(video=handle_file(str(short_clip)), seed=1, relative=True, api_name="/drive")
     path = Path(out["video"] if isinstance(out, dict) else out)
     frames = iio.imread(path)
     assert frames.shape[1:] == (64, 64, 3) and len(frames) > 30

@@ -4,8 +4,9 @@ camera), checking each produces its picture or video.
 
 Needs ``/usr/bin/chromium`` (Debian package ``chromium``; ``.ci/run`` installs it). Without it
 the tests skip, unless ``ANIPORTRAIT_REQUIRE_BROWSER=1`` (set by CI) makes that a failure.
-Screenshots go to a temporary folder, or to ``$APP_SCREENSHOTS`` when set (``docs`` for the
-README's pictures, best with ``APP_PREVIEW=256``).
+The app is the session's one served app (``tests/conftest.py``: ``app_url``), shared with the
+gradio_client tests. Screenshots go to a temporary folder, or to ``$APP_SCREENSHOTS`` when set
+(``docs`` for the README's pictures, best with ``APP_PREVIEW=256`` and this file alone).
 """
 
 import os
@@ -18,9 +19,7 @@ import numpy as np
 import pytest
 from skimage import data
 
-import app
-from aniportrait_hub.inversion import InversionConfig, PhotoQuality, TuneConfig
-from aniportrait_hub.studio import Studio, StudioConfig
+pytestmark = pytest.mark.slow  # a real browser operating every tab end to end
 
 CHROMIUM = Path("/usr/bin/chromium")
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "driving" / "synthetic_talk.mp4"
@@ -41,21 +40,6 @@ def shots(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def url(tmp_path_factory):
-    docs = bool(os.environ.get("APP_SCREENSHOTS"))
-    side = int(os.environ.get("APP_PREVIEW", "96"))
-    quality = "quick" if docs else PhotoQuality(InversionConfig(steps=1), TuneConfig(steps=1))
-    studio = Studio(StudioConfig(preview_resolution=side, high_resolution=2 * side, photo_quality=quality,
-                                 out_dir=tmp_path_factory.mktemp("studio")))
-    cfg = app.AppConfig(out_dir=tmp_path_factory.mktemp("app"), resolution=side)
-    demo = app.build_demo(cfg, studio)
-    demo.queue(default_concurrency_limit=2)
-    _, local, _ = demo.launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True)
-    yield local
-    demo.close()
-
-
-@pytest.fixture(scope="module")
 def fake_camera(tmp_path_factory) -> Path:
     """The shipped talking clip as Chromium's fake webcam (a face, where the default fake camera
     shows a test pattern)."""
@@ -70,7 +54,7 @@ def fake_camera(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def page(url, fake_camera):
+def page(app_url, fake_camera):
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
                                     args=["--no-sandbox", "--disable-gpu", "--use-fake-ui-for-media-stream",
@@ -79,7 +63,7 @@ def page(url, fake_camera):
         ctx = browser.new_context(viewport={"width": 1400, "height": 1000}, permissions=["camera"])
         pg = ctx.new_page()
         pg.set_default_timeout(120_000)
-        pg.goto(url)
+        pg.goto(app_url)
         pg.get_by_role("tab", name="Generate").wait_for()
         yield pg
         browser.close()
@@ -131,9 +115,9 @@ def test_control_tab_follows_a_slider(page, shots):
     page.screenshot(path=str(shots / "app_control.png"), full_page=True)
 
 
-def test_drive_tab_makes_a_video(page, shots):
+def test_drive_tab_makes_a_video(page, shots, short_clip):
     page.get_by_role("tab", name="Drive").click()
-    page.locator("#drive_video input[type=file]").set_input_files(str(EXAMPLE))
+    page.locator("#drive_video input[type=file]").set_input_files(str(short_clip))
     page.locator("#drive_video video").first.wait_for()
     page.locator("#drive").click()
     video = page.locator("#drive_result video[src*='gradio_api/file']")

@@ -31,6 +31,7 @@ def talking(tmp_path_factory):
     return silent, voiced
 
 
+@pytest.mark.slow  # tracking, two renders and the audio remux end to end (its pieces: tests/tracking, test_app)
 def test_a_video_drives_the_default_model_with_its_audio(talking, tmp_path, capsys):
     _, voiced = talking
     out, seq = tmp_path / "out.mp4", tmp_path / "seq.npz"

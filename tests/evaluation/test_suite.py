@@ -26,6 +26,7 @@ def dataset(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow  # every metric end to end, Inception included
 def test_every_metric_runs_and_is_reported(dataset, tmp_path):
     out = tmp_path / "report"
     assert main(["--data", str(dataset), "--out", str(out), *TINY]) == 0

@@ -5,14 +5,12 @@ rendered face, and bad edits are refused by name."""
 import numpy as np
 import pytest
 
-from aniportrait_hub import AniPortraitGAN
 from aniportrait_hub.inversion.edits import ATTRIBUTES, parse_edits, teacher_effects
-from aniportrait_hub.pretrained import DEFAULT_MODEL
 
 
 @pytest.fixture(scope="module")
-def pipe():
-    return AniPortraitGAN.from_pretrained(DEFAULT_MODEL)
+def pipe(default_pipe):
+    return default_pipe
 
 
 def test_each_edit_moves_its_own_attribute(pipe):

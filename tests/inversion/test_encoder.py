@@ -3,13 +3,11 @@
 
 import torch
 
-from aniportrait_hub import AniPortraitGAN
 from aniportrait_hub.inversion.encoder import generator_pairs, load_encoder
-from aniportrait_hub.pretrained import DEFAULT_MODEL
 
 
-def test_the_encoder_guesses_new_samples_codes():
-    pipe = AniPortraitGAN.from_pretrained(DEFAULT_MODEL)
+def test_the_encoder_guesses_new_samples_codes(default_pipe):
+    pipe = default_pipe
     enc = load_encoder()
     images, codes = generator_pairs(pipe, 24, seed=987_654, progress=False)
     d = pipe.priors.config.noise_dim

@@ -22,7 +22,7 @@ from aniportrait_hub.pretrained import DEFAULT_MODEL
 def made():
     pipe = AniPortraitGAN.from_pretrained(DEFAULT_MODEL)
     before = {k: v.clone() for k, v in pipe.radiance.state_dict().items()}
-    target = PhotoTarget.from_prepared(prepare_photo(data.astronaut()))
+    target = PhotoTarget.from_prepared(prepare_photo(data.astronaut()), side=64, face_side=64)
     q = PhotoQuality(InversionConfig(steps=3), TuneConfig(steps=3, film_lr=0.02))
     tuned, person = identity_from_target(pipe, target, q, info={"photo": "astronaut"})
     return pipe, before, target, tuned, person
@@ -48,6 +48,7 @@ def test_film_tuning_fits_the_photo_and_moves_nobody_else(made):
         pipe(latents=dataclasses.replace(person.latents, film_offset=person.latents.film_offset[:, :, :2]))
 
 
+@pytest.mark.slow  # tunes phi's heads (not the default FiLM mode) and bakes 4 people with each phi
 def test_weights_tuning_fits_the_photo_and_barely_moves_other_people(made):
     pipe, before, target, _, person = made
     pivot = dataclasses.replace(person.latents, film_offset=None)

@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 import torch
 
-from aniportrait_hub import DEFAULT_MODEL, AniPortraitGAN
+from aniportrait_hub import DEFAULT_MODEL
 from aniportrait_hub.pretrained import load_pipeline
 
 
 @pytest.fixture(scope="module")
-def pipe():
-    return AniPortraitGAN.from_pretrained(DEFAULT_MODEL)
+def pipe(default_pipe):
+    return default_pipe
 
 
 def test_default_model_ships_small_and_complete():

@@ -8,12 +8,10 @@ from aniportrait_hub.tracking import FACE_LANDMARKER_SHA256, BlendshapeTracker, 
 
 
 @pytest.fixture(scope="module")
-def teacher_faces():
-    from aniportrait_hub import AniPortraitGAN
+def teacher_faces(default_pipe):
     from aniportrait_hub.evaluation.default_model import FRONTAL, Teacher, _exp
-    from aniportrait_hub.pretrained import DEFAULT_MODEL
 
-    pipe = AniPortraitGAN.from_pretrained(DEFAULT_MODEL)
+    pipe = default_pipe
     names = pipe.face_model().exp_names
     teacher = Teacher()
 

@@ -79,11 +79,22 @@ def test_install_and_clear_errors_for_a_missing_or_corrupt_model(run, tmp_path):
         install(tmp_path / "empty_run", tmp_path / "other")
 
 
-def test_bad_arguments_are_refused(tmp_path):
-    r = _teach(tmp_path / "x", "--phases", "data,paint")
-    assert r.returncode != 0 and "unknown phases" in r.stderr
-    r = _teach(tmp_path / "y", "--identities", "1")
-    assert r.returncode == 2 and "identities must be >= 2" in r.stderr
+def test_bad_arguments_are_refused(tmp_path, capsys):
+    """In this process (refused before any work: a subprocess would only add its imports)."""
+    from train.teacher import main
+
+    def teach(out, *extra):
+        try:
+            code = main(["--out", str(out), *TINY, *extra])
+        except SystemExit as exit:  # argparse's refusals
+            code = exit.code
+        return code, capsys.readouterr().err
+
+    code, err = teach(tmp_path / "x", "--phases", "data,paint")
+    assert code != 0 and "unknown phases" in err
+    code, err = teach(tmp_path / "y", "--identities", "1")
+    assert code == 2 and "identities must be >= 2" in err
+    assert not (tmp_path / "x").exists() and not (tmp_path / "y" / "state.json").exists()
 
 
 def test_feature_plane_is_aligned_then_trained(run):

@@ -39,6 +39,7 @@ def weights(run: Path, step: int, which: str = "model.safetensors") -> dict:
     return load_file(run / "checkpoints" / f"checkpoint-{step:07d}" / which)
 
 
+@pytest.mark.slow  # two trainer runs end to end, then the exported pipeline and the logs
 def test_stage1_then_stage2(dataset, tmp_path):
     s1 = tmp_path / "s1"
     r = train("--preset", "stage1", "--data.path", str(dataset), "--out", str(s1), "--steps", "2", *TINY)
@@ -76,6 +77,7 @@ def test_stage1_then_stage2(dataset, tmp_path):
     assert len(changed) > 10 and all(k.startswith("superres.") for k in changed), sorted(changed)[:5]
 
 
+@pytest.mark.slow  # five trainer runs
 def test_resume_is_exact_and_refuses_to_overwrite(dataset, tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
     common = ["--data.path", str(dataset), "--checkpoint_every", "2", *TINY]
@@ -95,6 +97,7 @@ def test_resume_is_exact_and_refuses_to_overwrite(dataset, tmp_path):
     assert (b / "checkpoints" / "LATEST").read_text() == "checkpoint-0000004"
 
 
+@pytest.mark.slow  # a 2-process accelerate launch and two more trainer runs
 def test_two_process_ddp_equals_one_process_on_the_union_batch(dataset, tmp_path):
     """One step, Adam with eps = 1 and lr 1 (so the step is ~ the gradient itself), no clipping."""
     common = ["--data.path", str(dataset), "--steps", "1", *TINY, "--optim.eps", "1", "--optim.grad_clip", "0"]
@@ -141,8 +144,15 @@ def test_r1_matches_finite_differences():
     assert torch.allclose((up - down) / (2 * eps), (g_w * v).sum(), rtol=1e-4)
 
 
-def test_bad_datasets_and_configs_are_reported_before_training(dataset, tmp_path):
+def test_bad_datasets_and_configs_are_reported_before_training(dataset, tmp_path, capsys):
+    """In this process (each is refused before training: a subprocess would only add its imports)."""
     import shutil
+
+    from train.train import main
+
+    def train(*args):
+        code = main(list(args))
+        return subprocess.CompletedProcess(args, code, "", capsys.readouterr().err)
 
     broken = tmp_path / "broken"
     shutil.copytree(dataset, broken)
