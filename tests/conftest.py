@@ -84,7 +84,8 @@ def studio(default_pipe, tmp_path_factory):
     side = int(os.environ.get("APP_PREVIEW", "64"))
     docs = bool(os.environ.get("APP_SCREENSHOTS"))
     quality = "quick" if docs else PhotoQuality(InversionConfig(steps=1), TuneConfig(steps=1))
-    return Studio(StudioConfig(preview_resolution=side, high_resolution=int(1.5 * side), photo_quality=quality,
+    high = 96 if side == 64 else 2 * side  # tests/test_app.py checks 96; the screenshots show 2x the preview
+    return Studio(StudioConfig(preview_resolution=side, high_resolution=high, photo_quality=quality,
                                max_video_seconds=8, out_dir=tmp_path_factory.mktemp("studio")), pipe=default_pipe)
 
 
