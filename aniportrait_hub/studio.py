@@ -367,7 +367,9 @@ class Studio:
             meta = next(reader)
             reader.close()
         except (RuntimeError, OSError, StopIteration) as err:
-            raise StudioError(f"{path.name} is not a readable video ({str(err).splitlines()[0][:200]})") from err
+            from aniportrait_hub.video import ffmpeg_cause
+
+            raise StudioError(f"{path.name} is not a readable video: {ffmpeg_cause(str(err), path)}") from err
         w, h = meta.get("size") or (0, 0)
         secs = float(meta.get("duration") or 0.0)
         if not w or not h:

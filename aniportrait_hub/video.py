@@ -69,7 +69,36 @@ def depth_image(depth: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 
 class VideoReadError(ValueError):
-    """A file that cannot be read as a video (the message says why)."""
+    """A file that cannot be read as a video: the message is one sentence naming the file and the
+    cause; ``detail`` keeps the end of ffmpeg's own log, for whoever wants it."""
+
+    def __init__(self, message: str, detail: str = ""):
+        super().__init__(message)
+        self.detail = detail
+
+
+#: Lines of ffmpeg's log -> the cause said to the user (the first that matches; ffmpeg's own log,
+#: banner and library versions included, is never shown).
+FFMPEG_CAUSES = (
+    ("moov atom not found", "it is cut short or was never finished (the mp4's index is missing)"),
+    ("partial file", "it is cut short"),
+    ("Invalid data found when processing input", "its contents are not in a video format ffmpeg knows"),
+    ("does not contain any stream", "it holds no video stream"),
+    ("Permission denied", "it cannot be read (permission denied)"),
+)
+
+
+def ffmpeg_cause(log: str, path: str | Path | None = None) -> str:
+    """The cause of a decoding failure, in words, from ffmpeg's log (:data:`FFMPEG_CAUSES`). With
+    ``path``, a file ffmpeg read as an mp4 without finding its index is told apart: one that starts
+    like an mp4 (an ``ftyp`` box) is cut short, anything else (text renamed .mp4) is no video."""
+    low = log.lower()
+    cause = next((c for needle, c in FFMPEG_CAUSES if needle.lower() in low), "ffmpeg cannot decode it")
+    if cause is FFMPEG_CAUSES[0][1] and path is not None:
+        with open(path, "rb") as fh:
+            if b"ftyp" not in fh.read(16):
+                return FFMPEG_CAUSES[2][1]
+    return cause
 
 
 @dataclasses.dataclass
@@ -116,7 +145,8 @@ def read_video(path: str | Path, *, max_seconds: float | None = None,
     try:
         meta = next(probe)
     except (OSError, RuntimeError, StopIteration) as e:
-        raise VideoReadError(f"{path} is not a video ffmpeg can decode: {str(e).strip()[-300:]}") from e
+        raise VideoReadError(f"{path} is not a video ffmpeg can decode: {ffmpeg_cause(str(e), path)}",
+                             str(e).strip()[-2000:]) from e
     finally:
         probe.close()
     fps = float(meta.get("fps") or 0)
@@ -162,7 +192,8 @@ def read_video(path: str | Path, *, max_seconds: float | None = None,
                 n += 1
                 yield np.frombuffer(buf, np.uint8).reshape(fh, fw, 3)
         except (OSError, RuntimeError) as e:
-            raise VideoReadError(f"{path} could not be decoded to the end: {str(e).strip()[-300:]}") from e
+            raise VideoReadError(f"{path} could not be decoded to the end: {ffmpeg_cause(str(e), path)}",
+                                 str(e).strip()[-2000:]) from e
         finally:
             gen.close()
         if n < 2:

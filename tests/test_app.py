@@ -125,7 +125,7 @@ def test_drive_endpoint_writes_an_h264_mp4(client, short_clip):
 
 
 @pytest.mark.parametrize("make, message", [
-    (lambda d: _bytes(d / "broken.mp4", b"\x00garbage" * 100), "not a readable video"),
+    (lambda d: _bytes(d / "broken.mp4", b"\x00garbage" * 100), "broken.mp4 is not a readable video: its contents"),
     (lambda d: _png(d), "a still image"),
     (lambda d: _clip(d / "long.mp4", 10), "lasts 10.0 s"),
 ])

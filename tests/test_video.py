@@ -89,12 +89,21 @@ def test_read_video_refuses_what_is_not_a_video(tmp_path):
     iio.imwrite(image, _frames(1, 64)[0], extension=".png")
     truncated = tmp_path / "truncated.mp4"
     truncated.write_bytes(plain.read_bytes()[: plain.stat().st_size // 2])
-    for path, why in ((empty, "empty"), (text, "not a video ffmpeg can decode"), (image, "still image")):
+    for path, why in ((empty, "empty"), (text, "not a video ffmpeg can decode: its contents are not in a video format"),
+                      (image, "still image")):
         with pytest.raises(VideoReadError, match=why):
             read_video(path)
-    with pytest.raises(VideoReadError, match="decode"):  # the moov atom at the end is gone
+    with pytest.raises(VideoReadError, match="decode: it is cut short") as err:  # the moov atom at the end is gone
         info, frames = read_video(truncated)
         list(frames)
+    # One sentence naming the file and the cause: ffmpeg's banner and log stay in ``detail``.
+    for path in (text, truncated):
+        with pytest.raises(VideoReadError) as err:
+            list(read_video(path)[1])
+        message = str(err.value)
+        assert "\n" not in message and message.startswith(str(path)), message
+        assert not any(w in message for w in ("lib", "moov", "ffmpeg version", "@ 0x")), message
+        assert "moov atom not found" in err.value.detail
     with pytest.raises(FileNotFoundError):
         read_video(tmp_path / "missing.mp4")
 
