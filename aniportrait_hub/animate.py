@@ -148,11 +148,7 @@ def run(cfg: AnimateConfig) -> list[Path]:
     else:
         quality = cfg.quality  # the preset's name, in the model's info, unless steps are overridden
         if cfg.invert_steps is not None or cfg.tune_steps is not None:
-            quality = QUALITIES[cfg.quality]
-            quality = dataclasses.replace(
-                quality, invert=dataclasses.replace(quality.invert, steps=cfg.invert_steps or quality.invert.steps),
-                tune=dataclasses.replace(quality.tune, steps=quality.tune.steps if cfg.tune_steps is None
-                                         else cfg.tune_steps))
+            quality = QUALITIES[cfg.quality].with_steps(cfg.invert_steps, cfg.tune_steps)
         pipe, person = photo_to_model(load_pipeline(cfg.model), cfg.photo, quality, tune=cfg.tune)
         print(f"note: personal model ready in {person.info['seconds']:.0f} s", file=sys.stderr)
         for m in person.info.get("messages", []):

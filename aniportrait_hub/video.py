@@ -77,12 +77,14 @@ class VideoReadError(ValueError):
         self.detail = detail
 
 
+_CUT_SHORT = "it is cut short or was never finished (the mp4's index is missing)"
+_NOT_A_VIDEO = "its contents are not in a video format ffmpeg knows"
 #: Lines of ffmpeg's log -> the cause said to the user (the first that matches; ffmpeg's own log,
 #: banner and library versions included, is never shown).
 FFMPEG_CAUSES = (
-    ("moov atom not found", "it is cut short or was never finished (the mp4's index is missing)"),
+    ("moov atom not found", _CUT_SHORT),
     ("partial file", "it is cut short"),
-    ("Invalid data found when processing input", "its contents are not in a video format ffmpeg knows"),
+    ("Invalid data found when processing input", _NOT_A_VIDEO),
     ("does not contain any stream", "it holds no video stream"),
     ("Permission denied", "it cannot be read (permission denied)"),
 )
@@ -94,10 +96,10 @@ def ffmpeg_cause(log: str, path: str | Path | None = None) -> str:
     like an mp4 (an ``ftyp`` box) is cut short, anything else (text renamed .mp4) is no video."""
     low = log.lower()
     cause = next((c for needle, c in FFMPEG_CAUSES if needle.lower() in low), "ffmpeg cannot decode it")
-    if cause is FFMPEG_CAUSES[0][1] and path is not None:
+    if cause == _CUT_SHORT and path is not None:
         with open(path, "rb") as fh:
             if b"ftyp" not in fh.read(16):
-                return FFMPEG_CAUSES[2][1]
+                return _NOT_A_VIDEO
     return cause
 
 

@@ -31,6 +31,12 @@ class PhotoQuality:
     encoder: bool = True
     """Start the inversion from the photo encoder's guess (False: from the prior's mean)."""
 
+    def with_steps(self, invert: int | None = None, tune: int | None = None) -> "PhotoQuality":
+        """This quality with other step counts (None keeps its own)."""
+        return dataclasses.replace(
+            self, invert=self.invert if invert is None else dataclasses.replace(self.invert, steps=invert),
+            tune=self.tune if tune is None else dataclasses.replace(self.tune, steps=tune))
+
 
 #: ``quick``: the 60 s budget on a 2-core CPU; ``full``: a few minutes, closer to the photo.
 #: Tuning is the person's FiLM offset (``TuneConfig.mode="film"``): on a held-out synthetic person
