@@ -36,6 +36,8 @@ from aniportrait_hub.studio import MAIN_UNITS, RANGES, Pose, Studio, StudioConfi
 
 ROOT = Path(__file__).resolve().parent
 EXAMPLE_VIDEO = ROOT / "examples" / "driving" / "synthetic_talk.mp4"
+#: The driver choices the Drive and Live tabs list (any other N can be typed in: the studio checks it).
+FOLLOW_CHOICES = ["largest", "left", "right", "1", "2", "3", "4"]
 
 
 @dataclasses.dataclass
@@ -246,7 +248,7 @@ def build_demo(cfg: AppConfig, studio: Studio | None = None) -> gr.Blocks:
 
     @_errors
     def drive(video: str, person: str = "seed", seed: int = 0, truncation_psi: float = 0.7, relative: bool = True,
-              smoothing: float = 0.3, multiplier: float = 1.0, side_by_side: bool = False,
+              smoothing: float = 0.3, multiplier: float = 1.0, side_by_side: bool = False, follow: str = "largest",
               progress=gr.Progress(track_tqdm=True)) -> str:
         """Animate a person with a video of a talking, moving face (at most 20 s).
 
@@ -259,13 +261,16 @@ def build_demo(cfg: AppConfig, studio: Studio | None = None) -> gr.Blocks:
             smoothing: temporal smoothing of the tracked motion in [0, 1].
             multiplier: expression strength in [0, 5].
             side_by_side: put the driver left of the result.
+            follow: whom to track where the video shows several people: "largest", "left", "right", or "N"
+                for the N-th face from the left.
 
         Returns:
             An mp4 (H.264, with the driver's audio).
         """
         if not video:
             raise StudioError("upload a driving video first")
-        return str(studio.drive(video, person, seed, truncation_psi, relative, smoothing, multiplier, side_by_side))
+        return str(studio.drive(video, person, seed, truncation_psi, relative, smoothing, multiplier, side_by_side,
+                                follow=follow))
 
     @_errors
     def animate_photo(photo: str, progress=gr.Progress(track_tqdm=True)) -> tuple[str, str, str]:
@@ -397,10 +402,12 @@ def build_demo(cfg: AppConfig, studio: Studio | None = None) -> gr.Blocks:
                     d_smooth = gr.Slider(0, 1, 0.3, step=0.05, label="smoothing")
                     d_mult = gr.Slider(0, 5, 1, step=0.1, label="expression multiplier")
                     d_side = gr.Checkbox(False, label="side by side")
+                    d_follow = gr.Dropdown(FOLLOW_CHOICES, value="largest", label="follow in the video",
+                                           allow_custom_value=True, info="whom to track where several people are in view")
                     d_go = gr.Button("drive", variant="primary", elem_id="drive")
                 with gr.Column(scale=2):
                     d_out = gr.Video(label="result", autoplay=True, height=512, elem_id="drive_result")
-            d_go.click(drive, [d_video, d_person, d_seed, d_psi, d_relative, d_smooth, d_mult, d_side], d_out,
+            d_go.click(drive, [d_video, d_person, d_seed, d_psi, d_relative, d_smooth, d_mult, d_side, d_follow], d_out,
                        api_name="drive")
 
         with gr.Tab("Live"):
@@ -412,19 +419,27 @@ def build_demo(cfg: AppConfig, studio: Studio | None = None) -> gr.Blocks:
                     with gr.Row():
                         l_seed = gr.Number(0, label="seed", precision=0, minimum=0)
                         l_psi = gr.Slider(0, 1, 0.7, step=0.05, label="truncation psi")
+                    l_follow = gr.Dropdown(FOLLOW_CHOICES, value="largest", label="follow in the webcam",
+                                           allow_custom_value=True, info="whom to track where several people are in view")
                     l_cam = gr.Image(label="webcam", sources=["webcam"], streaming=True, type="numpy", elem_id="webcam")
                 with gr.Column(scale=2):
                     l_out = gr.Image(label="live", type="numpy", height=512, elem_id="live_image")
                     l_fps = gr.Markdown("", elem_id="live_rate")
             l_session = gr.State(None, time_to_live=900, delete_callback=lambda s: s is not None and s.close())
 
-            def live(frame, person, seed, psi, session):
+            def live(frame, person, seed, psi, follow, session):
                 if frame is None:
                     return None, "", session
+                if session is not None and str(session.follow) != str(follow):  # a new choice: a fresh tracker
+                    session.close()
+                    session = None
                 if session is None:
                     from aniportrait_hub.studio import LiveSession
 
-                    session = LiveSession(studio)
+                    try:
+                        session = LiveSession(studio, follow)
+                    except StudioError as err:
+                        raise gr.Error(str(err)) from err
                 try:
                     img, fps = session.step(frame, person, seed, psi)
                     if img is None:  # no face seen yet: the person at rest
@@ -435,7 +450,7 @@ def build_demo(cfg: AppConfig, studio: Studio | None = None) -> gr.Blocks:
                 text = f"{fps:.1f} frames/s" + (" (no face yet)" if session.waiting else "")
                 return img, text, session
 
-            l_cam.stream(live, [l_cam, l_person, l_seed, l_psi, l_session], [l_out, l_fps, l_session],
+            l_cam.stream(live, [l_cam, l_person, l_seed, l_psi, l_follow, l_session], [l_out, l_fps, l_session],
                          stream_every=0.1, time_limit=300, concurrency_limit=1, api_visibility="private",
                          show_progress="hidden")
 

@@ -3,7 +3,7 @@
     python -m aniportrait_hub.animate --photo me.jpg --out out.mp4
         [--video driver.mp4 | --sequence S.npz | --sweep camera|head|expression|all]
         [--quality quick|full] [--invert_steps N] [--tune_steps N] [--no_tune] [--edit age=+1 ...]
-        [--save_identity DIR]
+        [--save_identity DIR] [--person largest|left|right|N]
         [--resolution R] [--model PATH_OR_ID] [--overwrite]
     python -m aniportrait_hub.animate --identity DIR --sweep head --out out.mp4
 
@@ -26,7 +26,7 @@ from pathlib import Path
 
 import torch
 
-from aniportrait_hub.cli import claim_output, parse_args, run_command
+from aniportrait_hub.cli import claim_output, parse_args, person_option, run_command
 
 SWEEPS = ("camera", "head", "expression", "all")
 
@@ -60,6 +60,9 @@ class AnimateConfig:
     standard deviations, [-3, 3])."""
     save_identity: Path | None = None
     """Also save the personal model into this (new or empty) folder."""
+    person: str | int | None = None
+    """Whom to take from a photo of several people: ``largest``, ``left``, ``right`` or N (the
+    N-th face from the left); None: the photo must show one person."""
     model: str = "default"
     """The generator: default, a pipeline folder or a Hub repo id."""
     resolution: int = 256
@@ -149,7 +152,8 @@ def run(cfg: AnimateConfig) -> list[Path]:
         quality = cfg.quality  # the preset's name, in the model's info, unless steps are overridden
         if cfg.invert_steps is not None or cfg.tune_steps is not None:
             quality = QUALITIES[cfg.quality].with_steps(cfg.invert_steps, cfg.tune_steps)
-        pipe, person = photo_to_model(load_pipeline(cfg.model), cfg.photo, quality, tune=cfg.tune)
+        pipe, person = photo_to_model(load_pipeline(cfg.model), cfg.photo, quality, tune=cfg.tune,
+                                      person=cfg.person)
         print(f"note: personal model ready in {person.info['seconds']:.0f} s", file=sys.stderr)
         for m in person.info.get("messages", []):
             print(f"note: {m}", file=sys.stderr)
@@ -184,6 +188,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tune_steps", type=int, help="pivotal-tuning steps instead of the quality's (quick 5, full 30)")
     p.add_argument("--edit", action="append", help="NAME=STRENGTH, e.g. age=+1 (repeatable)")
     p.add_argument("--save_identity", type=Path, help="keep the personal model in this new folder")
+    p.add_argument("--person", type=person_option, help="whom to take from a photo of several people: largest, left, "
+                   "right, or N for the N-th face from the left (default: the photo must show one person)")
     p.add_argument("--model", default=d.model)
     p.add_argument("--resolution", type=int, default=d.resolution)
     p.add_argument("--seconds", type=float, default=d.seconds)

@@ -44,6 +44,23 @@ def parse_args(parser, argv: list[str] | None = None):
     return parser.parse_args(fixed)
 
 
+#: Help of every command's ``--person``.
+PERSON_HELP = ("whom to follow where several people are in view: largest (default), left, right, or N for the "
+               "N-th face from the left")
+
+
+def person_option(value: str) -> str | int:
+    """The argparse ``type`` of ``--person`` (:func:`~aniportrait_hub.tracking.follow.parse_person`)."""
+    import argparse
+
+    from aniportrait_hub.tracking.follow import parse_person
+
+    try:
+        return parse_person(value)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 #: Every command of the package: name -> (module with ``main(argv)``, what it does). The one
 #: place a reader finds them all; ``aniportrait NAME ...`` and ``python -m MODULE ...`` are the
 #: same command.

@@ -2,7 +2,8 @@
 
     python -m aniportrait_hub.drive --video IN.mp4 --out OUT.mp4 [--seed N] [--model PATH_OR_ID]
         [--relative] [--smoothing S] [--multiplier M] [--neutral_frames N] [--side_by_side]
-        [--depth] [--max_seconds N] [--resolution R] [--save_sequence S.npz] [--overwrite]
+        [--depth] [--max_seconds N] [--resolution R] [--save_sequence S.npz]
+        [--person largest|left|right|N] [--overwrite]
     python -m aniportrait_hub.drive --sequence S.npz --out OUT.mp4
     python -m aniportrait_hub.drive --authors examples/driving/real_sample1 --out OUT.mp4
 
@@ -24,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from aniportrait_hub.cli import claim_output, parse_args, run_command
+from aniportrait_hub.cli import PERSON_HELP, claim_output, parse_args, person_option, run_command
 
 #: The authors' file names in a driving folder (``examples/driving/real_sample1`` layout),
 #: first match of each.
@@ -56,6 +57,9 @@ class DriveConfig:
     pose and camera (False: the driver's absolute pose and camera)."""
     smoothing: float = 0.3
     """Savitzky-Golay smoothing strength of a tracked video, in [0, 1]."""
+    person: str | int = "largest"
+    """Whom to track in a video of several people: ``largest``, ``left``, ``right`` or N (the
+    N-th face from the left)."""
     multiplier: float = 1.0
     """Expression multiplier in [0, 5]."""
     neutral_frames: int = 0
@@ -88,7 +92,8 @@ def load_driving(cfg: DriveConfig, exp_names: list[str]):
 
     src = _sources(cfg)
     if src == "video":
-        with VideoTracker(exp_names, TrackConfig(max_seconds=cfg.max_seconds, smoothing=cfg.smoothing)) as tr:
+        track = TrackConfig(max_seconds=cfg.max_seconds, smoothing=cfg.smoothing, person=cfg.person)
+        with VideoTracker(exp_names, track) as tr:
             res = tr.track_video(cfg.video)
         return res.sequence, res.messages
     if src == "sequence":
@@ -195,6 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--psi", type=float, default=d.psi)
     p.add_argument("--relative", action="store_true")
     p.add_argument("--smoothing", type=float, default=d.smoothing)
+    p.add_argument("--person", type=person_option, default=d.person, help=PERSON_HELP)
     p.add_argument("--multiplier", type=float, default=d.multiplier)
     p.add_argument("--neutral_frames", type=int, default=d.neutral_frames)
     p.add_argument("--side_by_side", action="store_true")

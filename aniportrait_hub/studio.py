@@ -386,11 +386,14 @@ class Studio:
 
     def drive(self, video: str | Path, person: str = "seed", seed: int = 0, truncation_psi: float = 0.7,
               relative: bool = True, smoothing: float = 0.3, multiplier: float = 1.0,
-              side_by_side: bool = False, high_res: bool = False) -> Path:
-        """A person driven by a video: an mp4 (H.264 yuv420p, the driver's audio as AAC)."""
+              side_by_side: bool = False, high_res: bool = False, follow: str | int = "largest") -> Path:
+        """A person driven by a video: an mp4 (H.264 yuv420p, the driver's audio as AAC).
+        ``follow``: whom to track in a video of several people (``largest``, ``left``,
+        ``right`` or N, the N-th face from the left)."""
         from aniportrait_hub.drive import DriveConfig, run
         from aniportrait_hub.tracking import TrackingError
 
+        follow = _follow_choice(follow)
         self.check_video(video)
         if not 0 <= smoothing <= 1:
             raise StudioError(f"smoothing {smoothing!r} outside [0, 1]")
@@ -400,21 +403,34 @@ class Studio:
         out = self._new_path(f"drive-{person}", ".mp4")
         cfg = DriveConfig(out=out, video=Path(video), relative=relative, smoothing=smoothing, multiplier=multiplier,
                           side_by_side=side_by_side, max_seconds=self.cfg.max_video_seconds,
-                          resolution=self._side(high_res))
+                          resolution=self._side(high_res), person=follow)
         try:
             return run(cfg, pipe=self.pipe, identity=cache)[0]
         except (TrackingError, RuntimeError) as err:
             raise StudioError(f"driving failed: {err}") from err
 
 
-class LiveSession:
-    """Webcam driving: frames in, frames of the chosen person out, with the measured rate."""
+def _follow_choice(follow: str | int) -> str | int:
+    """The driver to follow (:func:`~aniportrait_hub.tracking.follow.parse_person`), or a
+    :class:`StudioError` naming the choices."""
+    from aniportrait_hub.tracking.follow import parse_person
 
-    def __init__(self, studio: Studio):
-        from aniportrait_hub.tracking import LiveTracker
+    try:
+        return parse_person(follow)
+    except ValueError as err:
+        raise StudioError(str(err)) from err
+
+
+class LiveSession:
+    """Webcam driving: frames in, frames of the chosen person out, with the measured rate.
+    ``follow``: whom to track where several people are in view."""
+
+    def __init__(self, studio: Studio, follow: str | int = "largest"):
+        from aniportrait_hub.tracking import LiveTracker, TrackConfig
 
         self.studio = studio
-        self.tracker = LiveTracker(studio.exp_names).__enter__()
+        self.follow = _follow_choice(follow)
+        self.tracker = LiveTracker(studio.exp_names, config=TrackConfig(person=self.follow)).__enter__()
         self.times: collections.deque[float] = collections.deque(maxlen=20)
         self.t0 = time.perf_counter()
         self.waiting = True

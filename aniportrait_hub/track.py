@@ -1,7 +1,8 @@
 """Track a video (or a photo) into a driving sequence.
 
     python -m aniportrait_hub.track (--video IN.mp4 | --photo IN.jpg) --out S.npz [--authors_dir DIR]
-        [--smoothing S] [--max_seconds N] [--expression_source auto|blendshapes|landmarks] [--overwrite]
+        [--smoothing S] [--max_seconds N] [--expression_source auto|blendshapes|landmarks]
+        [--person largest|left|right|N] [--overwrite]
 
 Writes the :class:`~aniportrait_hub.pipelines.animation.DrivingSequence` ``.npz`` that
 ``python -m aniportrait_hub.drive --sequence`` and ``pipe.animate`` take (expression in the
@@ -18,12 +19,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from aniportrait_hub.cli import claim_output, parse_args, run_command
+from aniportrait_hub.cli import PERSON_HELP, claim_output, parse_args, person_option, run_command
 
 
 def run(video: Path | None, out: Path, authors_dir: Path | None = None, smoothing: float = 0.3,
         max_seconds: float = 60.0, expression_source: str = "auto", overwrite: bool = False,
-        photo: Path | None = None) -> list[Path]:
+        photo: Path | None = None, person: str | int = "largest") -> list[Path]:
     """Track ``video`` (or ``photo``) into ``out`` (and the authors' files in ``authors_dir``);
     the files written."""
     from aniportrait_hub.body import FaceModel
@@ -32,7 +33,7 @@ def run(video: Path | None, out: Path, authors_dir: Path | None = None, smoothin
 
     out = claim_output(out, overwrite, ".npz")
     names = list(FaceModel.from_open_default().exp_names)
-    cfg = TrackConfig(smoothing=smoothing, max_seconds=max_seconds, expression_source=expression_source)
+    cfg = TrackConfig(smoothing=smoothing, max_seconds=max_seconds, expression_source=expression_source, person=person)
     if (video is None) == (photo is None):
         raise ValueError("track one video (--video) or one photo (--photo)")
     image = None
@@ -64,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--smoothing", type=float, default=0.3, help="Savitzky-Golay strength in [0, 1]")
     p.add_argument("--max_seconds", type=float, default=60.0)
     p.add_argument("--expression_source", default="auto", choices=["auto", "blendshapes", "landmarks"])
+    p.add_argument("--person", type=person_option, default="largest", help=PERSON_HELP)
     p.add_argument("--overwrite", action="store_true")
     a = parse_args(p, argv)
     from aniportrait_hub.tracking import INPUT_ERRORS

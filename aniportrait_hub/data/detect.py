@@ -4,7 +4,10 @@
 image, corrupt, too small, too large); ``PhotoDetector`` runs mediapipe's face detection, face
 mesh, pose and selfie segmentation (legacy ``mediapipe.solutions`` models shipped in the
 0.10.14 wheel, nothing downloaded) and returns a :class:`Detection`, or a :class:`SkipImage`
-when the photo does not hold exactly one usable head-and-shoulder person. Inputs are only read.
+when the photo does not hold exactly one usable head-and-shoulder person (or the one chosen).
+The person is found by the full-range face detector, and the other models read crops around
+them, as the video tracker does (:mod:`aniportrait_hub.tracking.follow`), so a face much smaller
+than the photo is read too. Inputs are only read.
 """
 
 from __future__ import annotations
@@ -88,15 +91,20 @@ class Detection:
 class PhotoDetector:
     """mediapipe models, opened once. Use as a context manager."""
 
-    def __init__(self, min_face_side: int = 48, min_shoulder_visibility: float = 0.5):
+    def __init__(self, min_face_side: int = 48, min_shoulder_visibility: float = 0.5, follow=None):
+        from aniportrait_hub.tracking.follow import FollowConfig
+
         self.min_face_side = min_face_side
         self.min_shoulder_visibility = min_shoulder_visibility
+        self.follow = follow or FollowConfig()
 
     def __enter__(self) -> "PhotoDetector":
         import mediapipe as mp
 
+        from aniportrait_hub.tracking.follow import FaceFinder
+
         s = mp.solutions
-        self._fd = s.face_detection.FaceDetection(model_selection=1, min_detection_confidence=0.5)
+        self._fd = FaceFinder(min_confidence=0.5)
         self._fm = s.face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1, refine_landmarks=True)
         self._pose = s.pose.Pose(static_image_mode=True)
         self._seg = s.selfie_segmentation.SelfieSegmentation(model_selection=0)
@@ -106,34 +114,48 @@ class PhotoDetector:
         for m in (self._fd, self._fm, self._pose, self._seg):
             m.close()
 
-    def detect(self, image: np.ndarray) -> Detection:
-        """Exactly one head-and-shoulder person, or :class:`SkipImage`."""
+    def detect(self, image: np.ndarray, person: str | int | None = None) -> Detection:
+        """Exactly one head-and-shoulder person (``person`` None), or the one ``person`` chooses
+        of several (:func:`~aniportrait_hub.tracking.follow.parse_person`), or :class:`SkipImage`."""
         from PIL import Image
+
+        from aniportrait_hub.tracking.follow import body_crop, choose, face_crop, parse_person
 
         h, w = image.shape[:2]
         k = min(1.0, DETECT_SIDE / max(h, w))
         small = np.asarray(Image.fromarray(image).resize((round(w * k), round(h * k)))) if k < 1 else image
         small = np.ascontiguousarray(small)
-        faces = self._fd.process(small).detections or []
+        faces = self._fd.find(small)
         if not faces:
             raise SkipImage("no face found")
-        if len(faces) > 1:
-            raise SkipImage(f"{len(faces)} faces found; exactly one person is needed")
-        box = faces[0].location_data.relative_bounding_box
-        face_box = np.array([box.xmin * w, box.ymin * h, (box.xmin + box.width) * w, (box.ymin + box.height) * h])
-        if min(box.width * w, box.height * h) < self.min_face_side:
-            raise SkipImage(f"face too small ({box.width * w:.0f} px wide; >= {self.min_face_side} needed)")
-        mesh = self._fm.process(small).multi_face_landmarks
+        if person is None:
+            if len(faces) > 1:
+                raise SkipImage(f"{len(faces)} faces found; exactly one person is needed")
+            box = faces[0]
+        else:
+            person = parse_person(person)
+            box = choose(faces, person)
+            if box is None:
+                raise SkipImage(f"person {person} from the left was asked for; {len(faces)} "
+                                f"{'face was' if len(faces) == 1 else 'faces were'} found")
+        face_box = np.array([box.x0, box.y0, box.x1, box.y1]) / k
+        if min(box.x1 - box.x0, box.y1 - box.y0) / k < self.min_face_side:
+            raise SkipImage(f"face too small ({box.width / k:.0f} px wide; >= {self.min_face_side} needed)")
+        crop = face_crop(box, small.shape, self.follow, alone=len(faces) == 1)
+        mesh = self._fm.process(crop.cut(small)).multi_face_landmarks
         if not mesh:
             raise SkipImage("face found but its landmarks could not be fitted")
-        face = np.array([[p.x * w, p.y * h] for p in mesh[0].landmark])
-        pose_res = self._pose.process(small).pose_landmarks
+        face = crop.to_frame(np.array([[p.x, p.y] for p in mesh[0].landmark]) * crop.out) / k
+        body = crop if crop.is_whole(small.shape) else body_crop(box, self.follow)
+        view = body.cut(small)
+        pose_res = self._pose.process(view).pose_landmarks
         if not pose_res:
             raise SkipImage("no body pose found")
-        pose = np.array([[p.x * w, p.y * h, p.visibility] for p in pose_res.landmark])
+        pose = np.array([[p.x, p.y, p.visibility] for p in pose_res.landmark])
+        pose[:, :2] = body.to_frame(pose[:, :2] * body.out) / k
         if min(pose[11, 2], pose[12, 2]) < self.min_shoulder_visibility:
             raise SkipImage("shoulders not visible; a head-and-shoulder portrait is needed")
-        mask = self._seg.process(small).segmentation_mask
+        mask = body.paste(self._seg.process(view).segmentation_mask, small.shape)
         if k < 1:
             mask = np.asarray(Image.fromarray(mask).resize((w, h), Image.BILINEAR))
         return Detection(face, pose, mask.astype(np.float32), face_box)

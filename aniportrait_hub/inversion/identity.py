@@ -99,8 +99,9 @@ def identity_from_target(pipe, target: PhotoTarget, quality: str | PhotoQuality 
 
 
 def photo_to_model(pipe, photo: str | Path | np.ndarray, quality: str | PhotoQuality = "quick", encoder=None,
-                   tune: bool = True) -> tuple[object, PersonalIdentity]:
-    """A photo (path or RGB uint8 array) -> (personal pipeline, identity).
+                   tune: bool = True, person: str | int | None = None) -> tuple[object, PersonalIdentity]:
+    """A photo (path or RGB uint8 array) -> (personal pipeline, identity); ``person`` chooses
+    one of several people (:func:`~aniportrait_hub.inversion.prepare_photo`).
 
     Raises:
         PhotoError: the photo cannot be used (the message says why; the file is only read).
@@ -109,7 +110,7 @@ def photo_to_model(pipe, photo: str | Path | np.ndarray, quality: str | PhotoQua
 
     name = Path(photo).name if not isinstance(photo, np.ndarray) else "photo"
     t0 = time.perf_counter()
-    prepared = prepare_photo(photo)
+    prepared = prepare_photo(photo, person=person)
     target = PhotoTarget.from_prepared(prepared)
     info = {"photo": name, "quality": quality if isinstance(quality, str) else "custom",
             "prepare_seconds": round(time.perf_counter() - t0, 2), "messages": prepared.messages,

@@ -58,8 +58,12 @@ class PreparedPhoto:
 
 
 def prepare_photo(photo: str | Path | np.ndarray, res: int = 512, face_res: int = 256,
-                  max_profile_deg: float = MAX_PROFILE_DEG, fit_config=None) -> PreparedPhoto:
+                  max_profile_deg: float = MAX_PROFILE_DEG, fit_config=None, person: str | int | None = None) -> PreparedPhoto:
     """Prepare one photo (a path, or an RGB uint8 array [H, W, 3]).
+
+    ``person``: None (the photo must show one person), or whom to take of several: ``largest``,
+    ``left``, ``right`` or N, the N-th face from the left
+    (:func:`~aniportrait_hub.tracking.follow.parse_person`).
 
     Raises:
         PhotoError: not an image or corrupt, no face, several faces, a face too small, no
@@ -98,9 +102,10 @@ def prepare_photo(photo: str | Path | np.ndarray, res: int = 512, face_res: int 
             messages.append(f"{name} is {w}x{h}; downscaled to {image.shape[1]}x{image.shape[0]}")
     try:
         with PhotoDetector() as detector:
-            det = detector.detect(image)
+            det = detector.detect(image, person)
     except SkipImage as e:
-        raise PhotoError(f"{name}: {e}") from e
+        hint = " (choose one with person: largest, left, right or N from the left)" if "faces found" in str(e) else ""
+        raise PhotoError(f"{name}: {e}{hint}") from e
     prep = Preparer(PrepareConfig(res=res, face_res=face_res), fit_config)
     done, skipped = prep.prepare_batch([name], [image], [det])
     if not done:

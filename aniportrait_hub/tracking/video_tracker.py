@@ -34,6 +34,7 @@ from tqdm.auto import tqdm
 
 from aniportrait_hub.pipelines.animation import DrivingSequence
 from aniportrait_hub.tracking.blendshapes import BlendshapeTracker, TrackingError
+from aniportrait_hub.tracking.follow import FaceFollower, FollowConfig, describe_person, parse_person
 from aniportrait_hub.tracking.smoothing import smooth_sequence
 
 #: Expression sources of :class:`TrackConfig`.
@@ -69,10 +70,10 @@ class TrackConfig:
     background_fit: bool = True
     """Fit chunks on a worker thread while MediaPipe reads the next frames (the two overlap on a
     multi-core CPU: 2 cores, ~1.6x the throughput of one after the other)."""
-    max_side: int = 960
-    """Frames are scaled down so that neither side exceeds this before tracking (480p and 540p
-    pass as they are; 4K is scaled, with a message). MediaPipe reads the face from its own
-    crops: 854 x 480 tracked as well and as fast as the same clip scaled to 640 wide."""
+    max_side: int = 1920
+    """Frames are scaled down so that neither side exceeds this before tracking (1080p and below
+    pass as they are; 4K is scaled, with a message). The models read crops around the person
+    (``follow``), so a larger frame costs only its decoding, and keeps a small face's pixels."""
     max_seconds: float | None = 60.0
     """Longer videos are cut here (with a message); None: no limit."""
     smoothing: float = 0.0
@@ -81,16 +82,18 @@ class TrackConfig:
     expression_source: str = "auto"
     """``blendshapes`` (MediaPipe's ARKit scores by name), ``landmarks`` (the label fit's units)
     or ``auto``: blendshapes when the model's basis holds the units that model predicts."""
-    max_faces: int = 2
-    """Faces looked for; where several are found the largest is tracked (a message counts those
-    frames). The faces are counted on the first frame and then once every ``count_every``
-    seconds by a separate look at the whole frame; the tracking itself looks for one face until
-    a second is seen (looking for two runs MediaPipe's face detector on every frame instead of
-    following the face from the last frame: on the speed benchmark's clip that cost a tenth of
-    the reading time and lowered the jawOpen correlation from 0.99 to 0.96). 1: never count,
-    MediaPipe picks the face."""
+    person: str | int = "largest"
+    """Whom to track where several people are in view: ``largest``, ``left``, ``right`` or N
+    (the N-th face from the left; :func:`~aniportrait_hub.tracking.follow.parse_person`). The
+    people are found and counted by the full-range face detector on the first frame, then once
+    every ``count_every`` seconds and whenever the face is lost; in between the landmarker reads
+    a crop that follows the chosen face (:class:`~aniportrait_hub.tracking.follow.FaceFollower`),
+    so faces far smaller than the frame are read, and a second person never takes the reading
+    over. A message counts the frames with several people."""
     count_every: float = 1.0
-    """Seconds between two face counts (see ``max_faces``)."""
+    """Seconds between two looks at the whole frame (see ``person``)."""
+    follow: FollowConfig = dataclasses.field(default_factory=FollowConfig)
+    """Where the face and shoulder crops are placed."""
     min_shoulder_visibility: float = 0.5
     """Pose landmarks 11 / 12 below this visibility count as unseen (the face alone decides)."""
 
@@ -123,7 +126,7 @@ class Observation:
     blendshapes: np.ndarray | None
     """[E] the blendshape scores in the tracker's ``exp_names`` order (None: no face)."""
     faces: int = 0
-    """Faces found (the largest is the one read)."""
+    """Faces in the frame at the last look at the whole of it (the chosen one is read)."""
     rotation: np.ndarray | None = None
     """[3, 3] the face's rotation in MediaPipe's camera frame (its facial transform; None: no
     face or no transform)."""
@@ -152,6 +155,9 @@ class VideoTracker:
             raise ValueError("chunk and warm_steps must be >= 1")
         if self.cfg.pose_rate is not None and not self.cfg.pose_rate > 0:
             raise ValueError(f"pose_rate must be > 0 (readings a second) or None, got {self.cfg.pose_rate}")
+        self.person = parse_person(self.cfg.person)
+        if not self.cfg.count_every > 0:
+            raise ValueError(f"count_every must be > 0 seconds, got {self.cfg.count_every}")
         self.exp_names = list(exp_names)
         self._fitter = fitter
         self._model_path = model_path
@@ -169,12 +175,9 @@ class VideoTracker:
         import mediapipe as mp
 
         self._face = BlendshapeTracker(self.exp_names, self._model_path, video=True)
-        self._counter = None
-        if self.cfg.max_faces > 1:  # counts the faces of a whole frame now and then
-            self._counter = BlendshapeTracker(self.exp_names, self._model_path, num_faces=self.cfg.max_faces)
+        self._follow = FaceFollower(self.person, self.cfg.follow, self.cfg.count_every)
         self._pose = mp.solutions.pose.Pose(static_image_mode=False, model_complexity=1)
         self._clip_started = False
-        self._counted_ms: int | None = None  # when the faces were last counted (None: not yet)
         return self
 
     def _new_clip(self) -> None:
@@ -189,9 +192,9 @@ class VideoTracker:
             self._face.close()
         if self._pose is not None:
             self._pose.close()
-        if getattr(self, "_counter", None) is not None:
-            self._counter.close()
-        self._face = self._pose = self._counter = None
+        if getattr(self, "_follow", None) is not None:
+            self._follow.close()
+        self._face = self._pose = None
 
     # ------------------------------------------------------------------------------------------
     def observe(self, frame: np.ndarray, timestamp_ms: int, pose: bool = True) -> Observation:
@@ -199,30 +202,29 @@ class VideoTracker:
         ``pose=False`` skips the shoulders (the pose model)."""
         if self._face is None:
             raise RuntimeError("use VideoTracker as a context manager (`with VideoTracker(...) as t:`)")
-        h, w = frame.shape[:2]
         self._clip_started = True
-        if self._counter is not None and (self._counted_ms is None
-                                          or timestamp_ms - self._counted_ms >= 1000 * self.cfg.count_every):
-            self._counted_ms = timestamp_ms
-            seen = self._counter.read(frame)
-            if seen is not None and seen.faces > 1:  # from now on look for several and take the largest
-                self._face.close()
-                self._face = BlendshapeTracker(self.exp_names, self._model_path, video=True,
-                                               num_faces=self.cfg.max_faces)
-                self._counter.close()
-                self._counter = None
-        r = self._face.read(frame, timestamp_ms)
+        follow = self._follow
+        crop = follow.face_crop(frame, timestamp_ms)
+        if follow.jumped:  # the face moved in the landmarker's view: it finds it afresh
+            self._face.close()
+            self._face = BlendshapeTracker(self.exp_names, self._model_path, video=True)
+            follow.jumped = False
+        r = None if crop is None else self._face.read(crop.cut(frame), timestamp_ms)
+        face = None if r is None else crop.to_frame(r.landmarks[:, :2] * crop.out)
+        follow.saw(face, frame.shape)
         sh = np.full((2, 2), np.nan)
-        landmarks = self._pose.process(np.ascontiguousarray(frame)).pose_landmarks if pose else None
-        if landmarks is not None:
-            for j, k in enumerate((11, 12)):
-                p = landmarks.landmark[k]
-                if p.visibility >= self.cfg.min_shoulder_visibility:
-                    sh[j] = (p.x * w, p.y * h)
+        body = follow.body_crop(frame.shape) if pose else None
+        if body is not None:
+            landmarks = self._pose.process(body.cut(frame)).pose_landmarks
+            if landmarks is not None:
+                for j, k in enumerate((11, 12)):
+                    p = landmarks.landmark[k]
+                    if p.visibility >= self.cfg.min_shoulder_visibility:
+                        sh[j] = body.to_frame(np.array([p.x, p.y]) * body.out)
         if r is None:
-            return Observation(None, sh, None, pose_read=pose)
+            return Observation(None, sh, None, follow.people, pose_read=pose)
         rot = None if r.transform is None else r.transform[:3, :3].astype(np.float64)
-        return Observation(r.landmarks[:, :2] * np.array([w, h]), sh, r.expression, r.faces, rot, pose)
+        return Observation(face, sh, r.expression, follow.people, rot, pose)
 
     def track_video(self, path: str | Path) -> TrackResult:
         """Track the video file at ``path`` (see :func:`~aniportrait_hub.video.read_video` for
@@ -264,6 +266,11 @@ class VideoTracker:
                 raise TrackingError("the clip has no frames")
             found = np.array([o.face is not None for o in seen])
             if not found.any():
+                most = self._follow.most_people if self._follow is not None else 0
+                if isinstance(self.person, int) and most:
+                    raise TrackingError(f"person {self.person} from the left was asked for, but at most {most} "
+                                        f"{'person was' if most == 1 else 'people were'} seen in the "
+                                        f"{len(seen)} frames")
                 raise TrackingError(f"no face found in any of the {len(seen)} frames")
             chunks.feed(seen, final=True)
             fit = chunks.results()
@@ -273,7 +280,8 @@ class VideoTracker:
             messages.append(f"no face in {int((~found).sum())} of {len(seen)} frames: they hold the last pose")
         crowded = sum(o.faces > 1 for o in seen)
         if crowded:
-            messages.append(f"several faces in {crowded} of {len(seen)} frames: the largest was tracked")
+            messages.append(f"several faces in {crowded} of {len(seen)} frames: {describe_person(self.person)} "
+                            f"was tracked")
         if not any(np.isfinite(o.shoulders).any() for o in seen):
             messages.append("no shoulders seen: the shoulder pose stays at rest")
         exp = self._expression(fit, list(_held(seen)[3]))

@@ -76,3 +76,26 @@ def test_photos_that_cannot_be_animated_say_why(tmp_path):
         prepare_photo(tmp_path / "ok.jpg", max_profile_deg=1.0)  # her head is turned ~3 deg
     with pytest.raises(PhotoError, match="RGB image"):
         prepare_photo(np.zeros((64, 64), np.uint8))
+
+
+def test_a_small_face_in_a_wide_photo_and_one_of_two_people(astronaut):
+    """The astronaut at her own size in a grey 1920 x 1080 frame (face ~8% of its width, which
+    the face mesh alone does not find there), and the chosen one of two: the same labels as the
+    photo itself."""
+    astro = Image.fromarray(data.astronaut())
+    wide = Image.new("RGB", (1920, 1080), (128, 128, 128))
+    wide.paste(astro, (704, 284))
+    two = Image.new("RGB", (1024, 512), "white")
+    two.paste(astro, (0, 0))
+    two.paste(astro.transpose(Image.Transpose.FLIP_LEFT_RIGHT).resize((400, 400)), (568, 112))
+    for image, person in ((wide, None), (two, "largest"), (two, 1)):
+        p = prepare_photo(np.asarray(image), person=person)
+        assert abs(p.head_yaw_deg - astronaut.head_yaw_deg) < 3.0, (person, p.head_yaw_deg)
+        assert np.abs(p.joint_eulers[3] - astronaut.joint_eulers[3]).max() < np.radians(5), person
+        assert abs(p.mask.mean() - astronaut.mask.mean()) < 0.1
+    flipped = prepare_photo(np.asarray(two), person="right")  # the mirrored one turns the other way
+    assert abs(flipped.head_yaw_deg + astronaut.head_yaw_deg) < 3.0
+    with pytest.raises(PhotoError, match="2 faces found; exactly one person is needed \\(choose one with person"):
+        prepare_photo(np.asarray(two))
+    with pytest.raises(PhotoError, match="person 3 from the left was asked for; 2 faces were found"):
+        prepare_photo(np.asarray(two), person=3)
