@@ -1,9 +1,13 @@
 """A real video (or webcam frames) -> a driving sequence (issue: video driving).
 
-Per frame, MediaPipe reads the face (FaceLandmarker: 478 landmarks, the face's rotation and,
-for the ARKit basis, the blendshape scores, :class:`~aniportrait_hub.tracking.BlendshapeTracker`)
-and, on every few frames, the shoulders (the legacy pose model, ``model_complexity=1``: the only
-one that works offline; the frames between are interpolated). The joint angles and the camera
+The person is found, counted and chosen by the full-range face detector, and followed from
+frame to frame by a crop (:mod:`~aniportrait_hub.tracking.follow`: faces far smaller than the
+frame, one of several people). Per frame, MediaPipe reads the face from that crop
+(FaceLandmarker: 478 landmarks, the face's rotation and, for the ARKit basis, the blendshape
+scores, :class:`~aniportrait_hub.tracking.BlendshapeTracker`) and, on every few frames, the
+shoulders from a crop around the same person (the legacy pose model, ``model_complexity=1``:
+the only one that works offline; the frames between are interpolated); both are mapped back to
+frame pixels. The joint angles and the camera
 come from the preparation fitter (:class:`~aniportrait_hub.data.fit.LabelFitter`, one
 implementation for photos and videos): the first frame with a face is fitted from scratch (which
 settles the driver's body shape and face identity and is the clip's anchor), then the clip in
