@@ -17,7 +17,8 @@ the JSON (frames per second; ``null`` where the tracker refused the clip, with i
 Then the smallest face that tracks: the clip (its first 2 s) with the face at shrinking shares of
 a 1280 x 720 and a 1920 x 1080 frame, tracked from memory by this checkout; a size "tracks" when
 every frame has a face and the head angles (seen from the camera) stay within 3 deg, and jawOpen
-within 0.1, of the clip itself on average.
+within 0.1, of the clip itself on average; the smallest face is the smallest size down to which
+every size tracks.
 """
 
 from __future__ import annotations
@@ -102,14 +103,13 @@ def _seen(body, seq) -> np.ndarray:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from aniportrait_hub.body import BodyModel, FaceModel
-    from aniportrait_hub.tracking import TrackConfig, VideoTracker
-    from aniportrait_hub.video import read_video, write_video
+    from aniportrait_hub.video import read_video
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--before", default="c1c2a6f", help="the git revision timed as 'before'")
     p.add_argument("--repeats", type=int, default=2)
     p.add_argument("--shares", type=float, nargs="+", default=[0.06, 0.05, 0.04, 0.03, 0.025, 0.02, 0.015, 0.01])
+    p.add_argument("--parts", nargs="+", choices=["speed", "smallest"], default=["speed", "smallest"])
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "tracking_wide.json")
     a = p.parse_args(argv)
     clip = list(read_video(CLIP)[1])
@@ -119,31 +119,48 @@ def main(argv: list[str] | None = None) -> int:
                                                         capture_output=True, text=True).stdout.strip(),
            "tracker": "VideoTracker defaults (TrackConfig())", "speed": {}, "smallest_face": {}}
     with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
-        old = tmp / "before"
-        subprocess.run(["git", "worktree", "add", "--detach", str(old), a.before], cwd=ROOT, check=True,
-                       capture_output=True)
-        try:
-            clips = {"480p": ((854, 480), 480), "1080p_large": ((1920, 1080), 1080),
-                     "1080p_small": ((1920, 1080), _side_for(clip, (1920, 1080), 0.08)),
-                     "720p_small": ((1280, 720), _side_for(clip, (1280, 720), 0.08))}
-            for name, (size, side) in clips.items():
-                path = write_video(tmp / f"{name}.mp4", _frames(loop, size, side), 25.0)
-                runs = {"before": [], "after": []}
-                for _ in range(a.repeats):
-                    for key, root in (("before", old), ("after", ROOT)):
-                        runs[key].append(_time(root, path))
-                entry = {"size": list(size), "frames": len(loop)}
-                for key, rs in runs.items():
-                    ok = [r for r in rs if "seconds" in r]
-                    entry[f"{key}_fps"] = max(r["frames"] / r["seconds"] for r in ok) if ok else None
-                    entry[f"{key}_found"] = ok[0]["found"] if ok else 0.0
-                    if not ok:
-                        entry[f"{key}_error"] = rs[0]["error"]
-                res["speed"][name] = entry
-                print(name, json.dumps(entry), flush=True)
-        finally:
-            subprocess.run(["git", "worktree", "remove", "--force", str(old)], cwd=ROOT, capture_output=True)
+        if "speed" in a.parts:
+            _speed(a, clip, loop, Path(tmp), res)
+    if "smallest" in a.parts:
+        _smallest(a, clip, res)
+    save_results(a.out, res)
+    return 0
+
+
+def _speed(a, clip: list[np.ndarray], loop: list[np.ndarray], tmp: Path, res: dict) -> None:
+    """``track_video`` frames per second on each clip, before and after."""
+    from aniportrait_hub.video import write_video
+
+    old = tmp / "before"
+    subprocess.run(["git", "worktree", "add", "--detach", str(old), a.before], cwd=ROOT, check=True,
+                   capture_output=True)
+    try:
+        clips = {"480p": ((854, 480), 480), "1080p_large": ((1920, 1080), 1080),
+                 "1080p_small": ((1920, 1080), _side_for(clip, (1920, 1080), 0.08)),
+                 "720p_small": ((1280, 720), _side_for(clip, (1280, 720), 0.08))}
+        for name, (size, side) in clips.items():
+            path = write_video(tmp / f"{name}.mp4", _frames(loop, size, side), 25.0)
+            runs = {"before": [], "after": []}
+            for _ in range(a.repeats):
+                for key, root in (("before", old), ("after", ROOT)):
+                    runs[key].append(_time(root, path))
+            entry = {"size": list(size), "frames": len(loop)}
+            for key, rs in runs.items():
+                ok = [r for r in rs if "seconds" in r]
+                entry[f"{key}_fps"] = max(r["frames"] / r["seconds"] for r in ok) if ok else None
+                entry[f"{key}_found"] = ok[0]["found"] if ok else 0.0
+                if not ok:
+                    entry[f"{key}_error"] = rs[0]["error"]
+            res["speed"][name] = entry
+            print(name, json.dumps(entry), flush=True)
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", str(old)], cwd=ROOT, capture_output=True)
+
+
+def _smallest(a, clip: list[np.ndarray], res: dict) -> None:
+    """The smallest face that tracks, at 720p and 1080p."""
+    from aniportrait_hub.body import BodyModel, FaceModel
+    from aniportrait_hub.tracking import TrackConfig, VideoTracker
 
     names = list(FaceModel.from_open_default().exp_names)
     jaw = names.index("jawOpen")
@@ -169,12 +186,14 @@ def main(argv: list[str] | None = None) -> int:
             rows.append({"share": share, "face_px": round(share * size[0]), "found": float(r.found.mean()),
                          "angle_diff_deg": angles.round(2).tolist(), "jawOpen_diff": round(jaw_err, 3), "tracks": ok})
             print(size, rows[-1], flush=True)
-        tracked = [r for r in rows if r["tracks"]]
+        # the smallest size down to which every size tracks
+        smallest = None
+        for r in sorted(rows, key=lambda r: -r["share"]):
+            if not r["tracks"]:
+                break
+            smallest = r
         res["smallest_face"][f"{size[1]}p"] = {
-            "rows": rows, "smallest_share": min(r["share"] for r in tracked) if tracked else None,
-            "smallest_px": min(r["face_px"] for r in tracked) if tracked else None}
-    save_results(a.out, res)
-    return 0
+            "rows": rows, "smallest_share": smallest and smallest["share"], "smallest_px": smallest and smallest["face_px"]}
 
 
 if __name__ == "__main__":

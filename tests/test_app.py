@@ -124,6 +124,15 @@ def test_drive_endpoint_writes_an_h264_mp4(client, short_clip):
     assert "h264" in probe and "yuv420p" in probe
 
 
+def test_drive_endpoint_refuses_an_unknown_driver_choice(client, short_clip):
+    """Whom to follow in a video of several people is checked before any work."""
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match="person must be one of largest, left, right or a number N"):
+        client.predict(video=handle_file(str(short_clip)), follow="middle", api_name="/drive")
+
+
 @pytest.mark.parametrize("make, message", [
     (lambda d: _bytes(d / "broken.mp4", b"\x00garbage" * 100), "broken.mp4 is not a readable video: its contents"),
     (lambda d: _png(d), "a still image"),

@@ -328,7 +328,8 @@ class FaceFollower:
         self.crop: Crop | None = None
         self.people = 0  # faces at the last look at the whole frame
         self.most_people = 0
-        self.jumped = False  # the face crop changed its kind (whole frame / crop) or its person
+        self.jumped = False  # the face crop jumped: the landmarker must find the face afresh
+        self._from_detector = False  # the face crop was placed from the detector's box
         self._looked_ms: int | None = None
 
     def close(self) -> None:
@@ -357,6 +358,7 @@ class FaceFollower:
             self.face_box = self.crop = None
         elif self.face_box is None or not chosen.contains(self.face_box.centre):
             self._place(chosen, frame.shape, other_person=self.face_box is not None)
+            self._from_detector = True
 
     def face_crop(self, frame: np.ndarray, timestamp_ms: int) -> Crop | None:
         """The crop to read this frame's face from (None: the chosen person is not in view)."""
@@ -390,11 +392,13 @@ class FaceFollower:
             if shift > c.recentre or grow > c.resize:
                 self._place(box, frame_shape)
                 # MediaPipe's video mode looks for the face where it was in the crop: after a
-                # jump it loses it for a frame (the detector's box sits ~0.4 face sizes higher
-                # than the landmarks' on a first placement), so it is made to find it afresh
-                self.jumped = self.jumped or shift > c.jump or grow > 2 * c.resize
+                # jump it loses it for a frame, so it is made to find it afresh. The first
+                # landmarks after a placement from the detector's box always count as a jump
+                # (that box sits ~0.4 face sizes higher than the landmarks' on the shipped clip)
+                self.jumped = self.jumped or self._from_detector or shift > c.jump or grow > 2 * c.resize
             else:
                 self.face_box = box
+        self._from_detector = False
 
     def body_crop(self, frame_shape: tuple[int, ...]) -> Crop | None:
         """The crop the pose model reads this person's shoulders from (None: no face; the whole
