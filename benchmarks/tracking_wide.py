@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--before", default="c1c2a6f", help="the git revision timed as 'before'")
     p.add_argument("--repeats", type=int, default=2)
-    p.add_argument("--shares", type=float, nargs="+", default=[0.06, 0.05, 0.04, 0.03, 0.025, 0.02, 0.015, 0.01])
+    p.add_argument("--shares", type=float, nargs="+", default=[0.08, 0.06, 0.05, 0.04, 0.03, 0.025, 0.02, 0.015, 0.01])
     p.add_argument("--parts", nargs="+", choices=["speed", "smallest"], default=["speed", "smallest"])
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "tracking_wide.json")
     a = p.parse_args(argv)
