@@ -2,7 +2,8 @@
 
     python -m aniportrait_hub.animate --photo me.jpg --out out.mp4
         [--video driver.mp4 | --sequence S.npz | --sweep camera|head|expression|all]
-        [--quality quick|full] [--invert_steps N] [--tune_steps N] [--no_tune] [--edit age=+1 ...]
+        [--quality quick|full] [--invert_steps N] [--tune_steps N] [--map_steps N] [--no_tune]
+        [--edit age=+1 ...]
         [--save_identity DIR] [--person largest|left|right|N]
         [--resolution R] [--model PATH_OR_ID] [--overwrite]
     python -m aniportrait_hub.animate --identity DIR --sweep head --out out.mp4
@@ -50,11 +51,13 @@ class AnimateConfig:
     quality: str = "quick"
     """quick (<= 60 s on a 2-core CPU) or full (a few minutes, closer to the photo)."""
     tune: bool = True
-    """Pivotal tuning of the person's FiLM offset (False: the inverted code alone)."""
+    """Pivotal tuning of the person's FiLM offset and maps (False: the inverted code alone)."""
     invert_steps: int | None = None
     """Inversion steps instead of the quality's (quick 4, full 30)."""
     tune_steps: int | None = None
-    """Pivotal-tuning steps instead of the quality's (quick 5, full 30)."""
+    """Pivotal-tuning (FiLM) steps instead of the quality's (quick 0, full 30)."""
+    map_steps: int | None = None
+    """Map-tuning steps instead of the quality's (quick 40, full 150): the photo's own pixels."""
     edit: list[str] | None = None
     """Attribute edits NAME=STRENGTH (age, gender, weight, hair_length, skin_tone; strengths in
     standard deviations, [-3, 3])."""
@@ -132,7 +135,7 @@ def run(cfg: AnimateConfig) -> list[Path]:
         raise ValueError(f"--quality must be one of {sorted(QUALITIES)}, got {cfg.quality!r}")
     if not 16 <= cfg.resolution <= 1024:
         raise ValueError(f"--resolution {cfg.resolution} outside [16, 1024]")
-    for name, lo in (("invert_steps", 1), ("tune_steps", 0)):
+    for name, lo in (("invert_steps", 1), ("tune_steps", 0), ("map_steps", 0)):
         if getattr(cfg, name) is not None and not lo <= getattr(cfg, name) <= 500:
             raise ValueError(f"--{name} {getattr(cfg, name)} outside [{lo}, 500]")
     if not 0.5 <= cfg.seconds <= 60 or not 1 <= cfg.fps <= 60:
@@ -150,8 +153,8 @@ def run(cfg: AnimateConfig) -> list[Path]:
         person = pipe.identity
     else:
         quality = cfg.quality  # the preset's name, in the model's info, unless steps are overridden
-        if cfg.invert_steps is not None or cfg.tune_steps is not None:
-            quality = QUALITIES[cfg.quality].with_steps(cfg.invert_steps, cfg.tune_steps)
+        if cfg.invert_steps is not None or cfg.tune_steps is not None or cfg.map_steps is not None:
+            quality = QUALITIES[cfg.quality].with_steps(cfg.invert_steps, cfg.tune_steps, cfg.map_steps)
         pipe, person = photo_to_model(load_pipeline(cfg.model), cfg.photo, quality, tune=cfg.tune,
                                       person=cfg.person)
         print(f"note: personal model ready in {person.info['seconds']:.0f} s", file=sys.stderr)
@@ -185,7 +188,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quality", choices=("quick", "full"), default=d.quality)
     p.add_argument("--no_tune", dest="tune", action="store_false", help="skip pivotal tuning")
     p.add_argument("--invert_steps", type=int, help="inversion steps instead of the quality's (quick 4, full 30)")
-    p.add_argument("--tune_steps", type=int, help="pivotal-tuning steps instead of the quality's (quick 5, full 30)")
+    p.add_argument("--tune_steps", type=int, help="FiLM tuning steps instead of the quality's (quick 0, full 30)")
+    p.add_argument("--map_steps", type=int, help="map tuning steps (the photo's own pixels) instead of the quality's "
+                   "(quick 40, full 150)")
     p.add_argument("--edit", action="append", help="NAME=STRENGTH, e.g. age=+1 (repeatable)")
     p.add_argument("--save_identity", type=Path, help="keep the personal model in this new folder")
     p.add_argument("--person", type=person_option, help="whom to take from a photo of several people: largest, left, "

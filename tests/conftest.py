@@ -74,16 +74,17 @@ def short_clip(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def studio(default_pipe, tmp_path_factory):
-    """The app's engine on the default model at tiny sizes, with a 1 + 1-step photo inversion
+    """The app's engine on the default model at tiny sizes, with a 1 + 1 + 2-step photo inversion
     (the endpoints' plumbing, not the inversion's quality: tests/inversion). ``APP_PREVIEW`` and
     ``APP_SCREENSHOTS`` (the README's screenshots) ask for a larger preview and the quick
     inversion."""
     from aniportrait_hub.inversion import InversionConfig, PhotoQuality, TuneConfig
+    from aniportrait_hub.inversion.maps import MapTuneConfig
     from aniportrait_hub.studio import Studio, StudioConfig
 
     side = int(os.environ.get("APP_PREVIEW", "64"))
     docs = bool(os.environ.get("APP_SCREENSHOTS"))
-    quality = "quick" if docs else PhotoQuality(InversionConfig(steps=1), TuneConfig(steps=1))
+    quality = "quick" if docs else PhotoQuality(InversionConfig(steps=1), TuneConfig(steps=1), MapTuneConfig(steps=2))
     high = 96 if side == 64 else 2 * side  # tests/test_app.py checks 96; the screenshots show 2x the preview
     return Studio(StudioConfig(preview_resolution=side, high_resolution=high, photo_quality=quality,
                                max_video_seconds=8, out_dir=tmp_path_factory.mktemp("studio")), pipe=default_pipe)

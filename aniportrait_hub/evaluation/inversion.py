@@ -135,13 +135,15 @@ def evaluate(pipe, people: list[dict], variants: dict, encoder=None, progress: b
     results = {}
     for vname, q in variants.items():
         rows = {"untuned": [], "tuned": []}
-        secs, moved = {"invert": [], "tune": []}, []
+        secs, moved = {"invert": [], "tune": [], "maps": []}, []
         for person in people:
             target = target_of(person)
             tuned, ident = identity_from_target(pipe, target, q, encoder=encoder)
             secs["invert"].append(ident.info["invert_seconds"])
             secs["tune"].append(ident.info["tune_seconds"])
-            rows["untuned"].append(score(pipe, dataclasses.replace(ident.latents, film_offset=None), person))
+            secs["maps"].append(ident.info.get("map_seconds", 0.0))
+            rows["untuned"].append(score(pipe, dataclasses.replace(ident.latents, film_offset=None, map_residual=None),
+                                         person))
             rows["tuned"].append(score(tuned, ident.latents, person))
             moved.append(locality(pipe, tuned))
             if progress:

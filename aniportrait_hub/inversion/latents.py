@@ -83,6 +83,9 @@ class PhotoTarget:
     expression: torch.Tensor
     joint_eulers: torch.Tensor
     camera: torch.Tensor
+    full: tuple[torch.Tensor, torch.Tensor, torch.Tensor | None] | None = None
+    """The picture at its own size: (portrait [3, H, W], mask [H, W], face [3, h, w] or None),
+    what map-level tuning compares with (:mod:`aniportrait_hub.inversion.maps`)."""
 
     @classmethod
     def from_images(cls, image: torch.Tensor, mask: torch.Tensor | None, face: torch.Tensor | None, face_id, betas,
@@ -99,7 +102,8 @@ class PhotoTarget:
         m = F.interpolate(mask.float()[None, None], size=side, mode="area")
         f = None if face is None else F.interpolate(face.float()[None], size=face_side, mode="area")
         return cls(img, m, f, *(torch.as_tensor(t, dtype=torch.float32) for t in (face_id, betas, expression,
-                                                                                   joint_eulers, camera)))
+                                                                                   joint_eulers, camera)),
+                   full=(image, mask.float(), None if face is None else face.float()))
 
     @classmethod
     def from_prepared(cls, photo, side: int = 128, face_side: int = 128) -> "PhotoTarget":

@@ -7,7 +7,9 @@ mode with the tuned phi in place of the original), plus ``identity.safetensors``
 latents (with the FiLM offset of ``"film"`` tuning) and the photo's labels. A copy rather than only the tuned tensors because it then loads anywhere, by
 folder or Hub repo id, with nothing but :meth:`AniPortraitGAN.from_pretrained`, and pushes to
 the Hub as one repo; the tuned tensors alone would be 0.6 MB but need their base model beside
-them. :meth:`AniPortraitGAN.from_pretrained` attaches the identity as ``pipe.identity``.
+them. :meth:`AniPortraitGAN.from_pretrained` attaches the identity as ``pipe.identity``. The
+identity file also holds the person's map residual (the photo's own pixels,
+:mod:`aniportrait_hub.inversion.maps`) as two lossless PNG atlases.
 """
 
 from __future__ import annotations
@@ -58,7 +60,9 @@ def save_personal_model(pipe, identity: PersonalIdentity, folder: str | Path) ->
         mode = identity.info.get("tune_mode") if identity.info.get("tuned", True) else None
         how = {"film": "pivotally tuned through its own FiLM offset of phi (the components are the base model's)",
                "weights": "pivotally tuned: phi's colour and opacity heads differ from the base model"}.get(
-            mode, "not tuned (the components are the base model's)")
+            mode, "not pivotally tuned (the components are the base model's)")
+        if identity.latents.map_residual is not None:
+            how += "; its radiance maps carry the photo's own pixels (a residual in the identity file)"
         card.write_text(card.read_text() + f"\n## Personal model\n\nThis copy draws one person, inverted from {name} "
                         f"({identity.info.get('quality', '?')} quality) and {how}. `pipe.identity` holds the person's "
                         f"latents and the photo's labels (`{IDENTITY_FILE}`).\n")
@@ -74,8 +78,12 @@ def write_identity_file(identity: PersonalIdentity, path: str | Path) -> Path:
     for name in ("appearance_face_id", "film_offset"):
         if getattr(lat, name) is not None:
             tensors[name] = getattr(lat, name)
-    save_file({k: v.detach().float().contiguous().cpu() for k, v in tensors.items()}, str(path),
-              metadata={"info": json.dumps(identity.info)})
+    tensors = {k: v.detach().float().contiguous().cpu() for k, v in tensors.items()}
+    if lat.map_residual is not None:  # two PNG atlases, as byte tensors (lossless, ~1 MB)
+        from aniportrait_hub.rendering.map_residual import encode_residual
+
+        tensors.update(encode_residual(lat.map_residual))
+    save_file(tensors, str(path), metadata={"info": json.dumps(identity.info)})
     return Path(path)
 
 
@@ -94,7 +102,10 @@ def read_identity_file(path: str | Path) -> PersonalIdentity:
         with safe_open(str(path), framework="pt") as f:
             t = {k: f.get_tensor(k) for k in f.keys()}
             info = json.loads((f.metadata() or {}).get("info", "{}"))
-        lat = PortraitLatents(t["face_id"], t["betas"], t["noise"], t.get("appearance_face_id"), t.get("film_offset"))
+        from aniportrait_hub.rendering.map_residual import decode_residual
+
+        lat = PortraitLatents(t["face_id"], t["betas"], t["noise"], t.get("appearance_face_id"), t.get("film_offset"),
+                              decode_residual(t))
         return PersonalIdentity(lat, t["expression"], t["joint_eulers"], t["camera"], info)
     except (KeyError, OSError, ValueError, SafetensorError, json.JSONDecodeError) as err:
         raise ValueError(f"{path} is corrupt or incomplete ({type(err).__name__}: {err})") from err

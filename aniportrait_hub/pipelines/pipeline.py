@@ -34,6 +34,7 @@ from aniportrait_hub.models.presets import preset
 from aniportrait_hub.pipelines.animation import DrivingSequence
 from aniportrait_hub.rendering.renderer import (IdentityCache, PortraitRenderer, RenderOutput, RenderSettings,
                                                 radiance_latent)
+from aniportrait_hub.rendering.map_residual import MapResidual, apply_map_residual
 from aniportrait_hub.rendering.superres import ManifoldSuperResolution
 
 #: Rows of the priors averaged for truncation (reference: 10k identities).
@@ -54,6 +55,10 @@ class PortraitLatents:
     ``film_offset`` [B, 2, L, C] (optional) is added to phi's FiLM frequencies ([:, 0]) and
     phases ([:, 1]) of this identity alone: a photo's person, pivotally tuned
     (:mod:`aniportrait_hub.inversion.tuning`), carries it so no other identity moves.
+
+    ``map_residual`` (optional, :class:`~aniportrait_hub.rendering.map_residual.MapResidual`) is
+    added to this identity's baked radiance maps: a photo's own pixels
+    (:mod:`aniportrait_hub.inversion.maps`).
     """
 
     face_id: torch.Tensor
@@ -61,13 +66,20 @@ class PortraitLatents:
     noise: torch.Tensor
     appearance_face_id: torch.Tensor | None = None
     film_offset: torch.Tensor | None = None
+    map_residual: MapResidual | None = None
 
     def tensors(self) -> tuple:
         """(face_id, betas, noise, appearance_face_id, film_offset), the last two possibly None."""
         return self.face_id, self.betas, self.noise, self.appearance_face_id, self.film_offset
 
     def to(self, device) -> "PortraitLatents":
-        return PortraitLatents(*(None if t is None else t.to(device) for t in self.tensors()))
+        return PortraitLatents(*(None if t is None else t.to(device) for t in self.tensors()),
+                               None if self.map_residual is None else self.map_residual.to(device))
+
+    def expand(self, batch: int) -> "PortraitLatents":
+        """A batch-1 identity repeated ``batch`` times."""
+        return PortraitLatents(*(None if t is None else t.expand(batch, *t.shape[1:]) for t in self.tensors()),
+                               None if self.map_residual is None else self.map_residual.expand(batch))
 
 
 @dataclasses.dataclass
@@ -288,6 +300,9 @@ class AniPortraitGAN(DiffusionPipeline):
                 raise ValueError(f"latents.film_offset must be {list(want)}, got {list(lat.film_offset.shape)}")
             if not torch.isfinite(lat.film_offset).all():
                 raise ValueError("latents.film_offset holds NaN or infinite values")
+        if lat.map_residual is not None:
+            st = self.render_settings
+            lat.map_residual.check(len(self.manifold.levels), st.map_resolution)
         return b
 
     # ------------------------------------------------------------------ per identity
@@ -326,8 +341,11 @@ class AniPortraitGAN(DiffusionPipeline):
             mean_film, mean_style = self.truncation_means()
             film = film.lerp_to(mean_film, truncation_psi)
             style = torch.lerp(mean_style, style, truncation_psi)
-        return self.renderer().bake(lat.face_id, lat.betas, lat.noise, radiance_film=film, sr_style=style,
-                                    heights=self.manifold_heights())
+        cache = self.renderer().bake(lat.face_id, lat.betas, lat.noise, radiance_film=film, sr_style=style,
+                                     heights=self.manifold_heights())
+        if lat.map_residual is not None:
+            cache.maps_lr, cache.maps_hr = apply_map_residual(cache.maps_lr, cache.maps_hr, lat.map_residual)
+        return cache
 
     # ------------------------------------------------------------------ per frame
     @torch.no_grad()
@@ -382,9 +400,7 @@ class AniPortraitGAN(DiffusionPipeline):
         if truncation_psi is None:
             truncation_psi = 1.0 if latents is None and self.identity is not None else 0.7
         if latents is None and self.identity is not None:
-            one = self.identity.latents
-            latents = PortraitLatents(*(None if t is None else t.expand(batch_size, *t.shape[1:])
-                                        for t in one.tensors()))
+            latents = self.identity.latents.expand(batch_size)
         elif latents is None:
             latents = self.sample_latents(batch_size, generator=g)
         b = self._check_latents(latents)

@@ -26,7 +26,7 @@ def test_a_photo_becomes_a_video_and_a_reusable_personal_model(tmp_path, capsys)
     out, ident = tmp_path / "me.mp4", tmp_path / "me_model"
     # 1 + 1 steps: the command's plumbing; the quality presets are measured in BENCHMARKS.md
     assert main(["--photo", str(photo), "--sweep", "camera", "--seconds", "1", "--fps", "6", "--resolution", "64",
-                 "--invert_steps", "1", "--tune_steps", "1", "--out", str(out), "--save-identity", str(ident)]) == 0
+                 "--invert_steps", "1", "--tune_steps", "1", "--map_steps", "2", "--out", str(out), "--save-identity", str(ident)]) == 0
     frames = iio.imread(out)
     assert frames.shape == (6, 64, 64, 3) and frames.std() > 10
     assert _sha(photo) == sha and (ident / "identity.safetensors").is_file()

@@ -15,6 +15,7 @@ from aniportrait_hub import AniPortraitGAN
 from aniportrait_hub.inversion import (InversionConfig, PhotoQuality, PhotoTarget, TuneConfig, identity_from_target,
                                        photo_loss, prepare_photo, save_personal_model, tune_identity)
 from aniportrait_hub.inversion.latents import LossWeights, bake_low
+from aniportrait_hub.inversion.maps import MapTuneConfig
 from aniportrait_hub.pretrained import DEFAULT_MODEL
 
 
@@ -23,7 +24,7 @@ def made():
     pipe = AniPortraitGAN.from_pretrained(DEFAULT_MODEL)
     before = {k: v.clone() for k, v in pipe.radiance.state_dict().items()}
     target = PhotoTarget.from_prepared(prepare_photo(data.astronaut()), side=64, face_side=64)
-    q = PhotoQuality(InversionConfig(steps=3), TuneConfig(steps=3, film_lr=0.02))
+    q = PhotoQuality(InversionConfig(steps=3), TuneConfig(steps=3, film_lr=0.02), MapTuneConfig(steps=0))  # film only
     tuned, person = identity_from_target(pipe, target, q, info={"photo": "astronaut"})
     return pipe, before, target, tuned, person
 
