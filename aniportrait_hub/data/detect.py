@@ -119,7 +119,7 @@ class PhotoDetector:
         of several (:func:`~aniportrait_hub.tracking.follow.parse_person`), or :class:`SkipImage`."""
         from PIL import Image
 
-        from aniportrait_hub.tracking.follow import body_crop, choose, face_crop, parse_person
+        from aniportrait_hub.tracking.follow import body_crop, choose, describe_person, face_crop, parse_person
 
         h, w = image.shape[:2]
         k = min(1.0, DETECT_SIDE / max(h, w))
@@ -136,7 +136,7 @@ class PhotoDetector:
             person = parse_person(person)
             box = choose(faces, person)
             if box is None:
-                raise SkipImage(f"person {person} from the left was asked for; {len(faces)} "
+                raise SkipImage(f"{describe_person(person)} was asked for; {len(faces)} "
                                 f"{'face was' if len(faces) == 1 else 'faces were'} found")
         face_box = np.array([box.x0, box.y0, box.x1, box.y1]) / k
         if min(box.x1 - box.x0, box.y1 - box.y0) / k < self.min_face_side:
@@ -146,7 +146,7 @@ class PhotoDetector:
         if not mesh:
             raise SkipImage("face found but its landmarks could not be fitted")
         face = crop.to_frame(np.array([[p.x, p.y] for p in mesh[0].landmark]) * crop.out) / k
-        body = crop if crop.is_whole(small.shape) else body_crop(box, self.follow)
+        body = body_crop(box, self.follow, crop, small.shape)
         view = body.cut(small)
         pose_res = self._pose.process(view).pose_landmarks
         if not pose_res:

@@ -64,18 +64,25 @@ def apply_map_residual(maps_lr: torch.Tensor, maps_hr: torch.Tensor,
     """The baked [B, L, 4 + F, s, s] and super-resolved [B, L, 4, H, W] maps with the residual
     added (colour and opacity kept in [0, 1]; the features U reads are left alone).
     Differentiable in the residual."""
-    b, n = maps_hr.shape[:2]
-    s, hr = maps_lr.shape[-1], maps_hr.shape[-1]
-    rgb = res.rgb.flatten(0, 1)
-    alpha = res.alpha.flatten(0, 1)
-    rgb_hr = rgb if rgb.shape[-1] == hr else F.interpolate(rgb, size=hr, mode="bilinear", align_corners=False)
-    alpha_hr = F.interpolate(alpha, size=hr, mode="bilinear", align_corners=False)
-    rgb_lr = F.interpolate(rgb, size=s, mode="area")
-    hr_out = torch.cat([maps_hr[:, :, :3] + rgb_hr.view(b, n, 3, hr, hr),
-                        maps_hr[:, :, 3:4] + alpha_hr.view(b, n, 1, hr, hr)], 2).clamp(0, 1)
-    lr_out = torch.cat([(maps_lr[:, :, :3] + rgb_lr.view(b, n, 3, s, s)).clamp(0, 1),
-                        (maps_lr[:, :, 3:4] + alpha.view(b, n, 1, s, s)).clamp(0, 1), maps_lr[:, :, 4:]], 2)
-    return lr_out, hr_out
+    return apply_to_lr(maps_lr, res), apply_to_hr(maps_hr, res)
+
+
+def apply_to_hr(maps_hr: torch.Tensor, res: MapResidual) -> torch.Tensor:
+    """The super-resolved maps [B, L, 4, H, W] with the residual added (bilinear), in [0, 1]."""
+    b, n, _, hr, _ = maps_hr.shape
+    rgb, alpha = res.rgb.flatten(0, 1), res.alpha.flatten(0, 1)
+    rgb = rgb if rgb.shape[-1] == hr else F.interpolate(rgb, size=hr, mode="bilinear", align_corners=False)
+    alpha = F.interpolate(alpha, size=hr, mode="bilinear", align_corners=False)
+    return (maps_hr + torch.cat([rgb, alpha], 1).view(b, n, 4, hr, hr)).clamp(0, 1)
+
+
+def apply_to_lr(maps_lr: torch.Tensor, res: MapResidual) -> torch.Tensor:
+    """The baked maps [B, L, 4 + F, s, s] with the residual added (colour by area), colour and
+    opacity in [0, 1], the features as they were."""
+    b, n, _, s, _ = maps_lr.shape
+    rgb = F.interpolate(res.rgb.flatten(0, 1), size=s, mode="area").view(b, n, 3, s, s)
+    rgba = (maps_lr[:, :, :4] + torch.cat([rgb, res.alpha.view(b, n, 1, s, s)], 2)).clamp(0, 1)
+    return torch.cat([rgba, maps_lr[:, :, 4:]], 2)
 
 
 def _atlas(t: torch.Tensor) -> np.ndarray:

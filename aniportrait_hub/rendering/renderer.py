@@ -415,14 +415,37 @@ class PortraitRenderer:
                     face_resolution: int, fast: bool, field: FieldGrid | None) -> torch.Tensor:
         """The face camera looks at the posed head centre (the neutral face centre, carried by
         the head joint) -> [B, 3, Hf, Wf]."""
+        fgeo = self._face_geometry(cam, body_out, exp_film, face_resolution, fast, field)
+        maps = cache.maps_hr if face_resolution > self.settings.map_resolution else cache.maps_lr
+        return _to_image(self.shade(fgeo, maps).image, face_resolution)
+
+    def _face_geometry(self, cam: Camera, body_out: BodyOutput, exp_film: FiLMParams, face_resolution: int,
+                       fast: bool, field: FieldGrid | None) -> Geometry:
+        """The face camera's intersections at ``face_resolution`` (found at the geometry
+        resolution on the fast path, upsampled)."""
         st = self.settings
         fcam = face_camera(cam, body_out.head_transform[:, :3, 3], st.face_distance, st.face_fov_deg)
         f_res = min(face_resolution, st.geometry_resolution) if fast else face_resolution
         fgeo = self.geometry(fcam, st.face_distance, st.face_half_depth, f_res, body_out, exp_film, fast, field)
-        if f_res != face_resolution:
-            fgeo = fgeo.upsample(face_resolution)
-        maps = cache.maps_hr if face_resolution > st.map_resolution else cache.maps_lr
-        return _to_image(self.shade(fgeo, maps).image, face_resolution)
+        return fgeo.upsample(face_resolution) if f_res != face_resolution else fgeo
+
+    @torch.no_grad()
+    def view_geometry(self, cache: IdentityCache, expression: torch.Tensor, joint_eulers: torch.Tensor,
+                      camera: torch.Tensor, resolution: int, face_resolution: int,
+                      field: FieldGrid | None = None) -> tuple[Geometry, Geometry]:
+        """The fast path's intersections of the portrait camera (at ``resolution``) and of the
+        face camera (at ``face_resolution``) for these labels: what :meth:`render` shades. The
+        maps do not move them, so a fit of the maps (:mod:`aniportrait_hub.inversion.maps`) finds
+        them once and shades them with :meth:`shade` at every step."""
+        st = self.settings
+        body_out = self.body(cache.betas, joint_eulers)
+        exp_film = self.expression_film(cache.face_id, cache.betas, expression)
+        field = field if field is not None else self.field_grid()
+        cam = portrait_camera(camera, st.portrait_radius, st.portrait_fov_deg, st.portrait_shift)
+        geo_res = min(resolution, st.geometry_resolution)
+        geo = self.geometry(cam, st.portrait_radius, st.ray_half_depth, geo_res, body_out, exp_film, True, field)
+        return (geo.upsample(resolution) if geo_res != resolution else geo,
+                self._face_geometry(cam, body_out, exp_film, face_resolution, True, field))
 
     def shade(self, geo: Geometry, maps: torch.Tensor):
         """Map lookup at the intersections and compositing -> ``Composite`` over [B, R]."""

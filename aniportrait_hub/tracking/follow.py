@@ -378,26 +378,25 @@ class FaceFollower:
             return
         box = FaceBox.of_points(landmarks)
         c, crop = self.cfg, self.crop
-        want = c.face_scale * box.size
+        jump = False
         if crop is None:
-            self._place(box, frame_shape)
+            moved = True
         elif crop.is_whole(frame_shape):
-            if box.size < c.whole_frame_at * min(frame_shape[:2]) * (1 - c.resize):  # it became small
-                self._place(box, frame_shape)
-            else:
-                self.face_box = box
+            moved = box.size < c.whole_frame_at * min(frame_shape[:2]) * (1 - c.resize)  # it became small
         else:
             shift = np.abs(box.centre - np.array([crop.x0 + crop.w / 2, crop.y0 + crop.h / 2])).max() / crop.w
-            grow = abs(want / crop.w - 1)
-            if shift > c.recentre or grow > c.resize:
-                self._place(box, frame_shape)
-                # MediaPipe's video mode looks for the face where it was in the crop: after a
-                # jump it loses it for a frame, so it is made to find it afresh. The first
-                # landmarks after a placement from the detector's box always count as a jump
-                # (that box sits ~0.4 face sizes higher than the landmarks' on the shipped clip)
-                self.jumped = self.jumped or self._from_detector or shift > c.jump or grow > 2 * c.resize
-            else:
-                self.face_box = box
+            grow = abs(c.face_scale * box.size / crop.w - 1)
+            moved = shift > c.recentre or grow > c.resize
+            # MediaPipe's video mode looks for the face where it was in the crop: after a jump it
+            # loses it for a frame, so it is made to find it afresh. The first landmarks after a
+            # placement from the detector's box always count as a jump (that box sits ~0.4 face
+            # sizes higher than the landmarks' on the shipped clip)
+            jump = self._from_detector or shift > c.jump or grow > 2 * c.resize
+        if moved:
+            self._place(box, frame_shape)
+            self.jumped = self.jumped or jump
+        else:
+            self.face_box = box
         self._from_detector = False
 
     def body_crop(self, frame_shape: tuple[int, ...]) -> Crop | None:
@@ -405,9 +404,7 @@ class FaceFollower:
         frame where the face is read from the whole frame)."""
         if self.face_box is None:
             return None
-        if self.crop is not None and self.crop.is_whole(frame_shape):
-            return self.crop
-        return body_crop(self.face_box, self.cfg)
+        return body_crop(self.face_box, self.cfg, self.crop, frame_shape)
 
 
 def face_crop(box: FaceBox, frame_shape: tuple[int, ...], config: FollowConfig, alone: bool = True) -> Crop:
@@ -419,7 +416,11 @@ def face_crop(box: FaceBox, frame_shape: tuple[int, ...], config: FollowConfig, 
     return Crop.around(box.centre, config.face_scale * box.size, config.crop_side)
 
 
-def body_crop(box: FaceBox, config: FollowConfig) -> Crop:
-    """Where the pose model (and a photo's person mask) read the body of the face in ``box``."""
+def body_crop(box: FaceBox, config: FollowConfig, face: Crop, frame_shape: tuple[int, ...]) -> Crop:
+    """Where the pose model (and a photo's person mask) read the body of the face in ``box``,
+    whose landmarks are read from ``face`` (:func:`face_crop`): the whole frame where the face
+    is, else a square of ``body_scale`` face sizes below it."""
+    if face.is_whole(frame_shape):
+        return face
     centre = box.centre + np.array([0.0, config.body_drop * box.size])
     return Crop.around(centre, config.body_scale * box.size, config.body_out)

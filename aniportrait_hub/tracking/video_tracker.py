@@ -282,7 +282,7 @@ class VideoTracker:
             if not found.any():
                 most = self._follow.most_people if self._follow is not None else 0
                 if isinstance(self.person, int) and most:
-                    raise TrackingError(f"person {self.person} from the left was asked for, but at most {most} "
+                    raise TrackingError(f"{describe_person(self.person)} was asked for, but at most {most} "
                                         f"{'person was' if most == 1 else 'people were'} seen in the "
                                         f"{len(seen)} frames")
                 raise TrackingError(f"no face found in any of the {len(seen)} frames")

@@ -30,7 +30,7 @@ def tuned(default_pipe):
                                      face_side=64)
     inv = invert_latents(pipe, target, InversionConfig(steps=1))
     maps = tune_maps(pipe, inv.latents, image, mask, face, exp, eul, cam,
-                     MapTuneConfig(steps=25, resolution=128, face_resolution=128))
+                     MapTuneConfig(steps=12, resolution=128, face_resolution=128))
     person = dataclasses.replace(inv.latents, map_residual=maps.residual)
     return pipe, (exp, eul, cam), image, inv.latents, person, maps, other, weights
 
@@ -45,7 +45,7 @@ def _psnr(pipe, latents, labels, image) -> float:
 def test_tuning_the_maps_brings_the_photo_into_the_input_view(tuned):
     pipe, labels, image, inverted, person, maps, _, _ = tuned
     before, after = _psnr(pipe, inverted, labels, image), _psnr(pipe, person, labels, image)
-    assert after >= before + 5.0, (before, after)
+    assert after >= before + 5.0, (before, after)  # measured 17.3 -> 24.3 dB (12 steps)
     assert maps.losses[-1] < 0.5 * maps.losses[0]
     # what the photo sees neither directly nor in the mirror stays the generator's
     seen = maps.seen[:, 0] > 0.05
