@@ -75,6 +75,8 @@ class Prepared:
     residual: float
     scale: float  # photo pixels per crop pixel
     offset: np.ndarray  # photo position of the crop's corner
+    face_scale: float = 1.0  # photo pixels per face-crop pixel
+    face_offset: np.ndarray | None = None  # photo position of the face crop's corner
 
 
 def _resample(image: np.ndarray, scale: float, offset: np.ndarray, res: int, fill) -> np.ndarray:
@@ -141,7 +143,7 @@ class Preparer:
                          expression=fit.expression[i].tolist(), face_camera=fit.face_camera[i].tolist(),
                          split=split, identity=name)
             done.append(Prepared(name, np.dstack([rgb, mask]), face, rec, (det.face - off) / s,
-                                 fit.landmarks[i], inside, float(fit.residual[i]), s, off.copy()))
+                                 fit.landmarks[i], inside, float(fit.residual[i]), s, off.copy(), fs, foff.copy()))
         return done, skipped
 
     def run(self) -> dict:

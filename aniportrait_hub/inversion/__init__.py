@@ -16,8 +16,8 @@
 """
 
 from aniportrait_hub.inversion.identity import QUALITIES, PhotoQuality, identity_from_target, photo_to_model
-from aniportrait_hub.inversion.latents import (Inversion, InversionConfig, LossWeights, PhotoTarget, invert_latents,
-                                               photo_loss)
+from aniportrait_hub.inversion.latents import (Inversion, InversionConfig, LossWeights, PhotoPixels, PhotoTarget,
+                                               invert_latents, photo_loss)
 from aniportrait_hub.inversion.maps import MapTuneConfig, MapTuning, tune_maps
 from aniportrait_hub.inversion.personal import (PersonalIdentity, load_identity, read_identity_file,
                                                 save_personal_model, write_identity_file)
@@ -25,6 +25,7 @@ from aniportrait_hub.inversion.photo import MAX_PHOTO_SIDE, MAX_PROFILE_DEG, Pho
 from aniportrait_hub.inversion.tuning import TuneConfig, Tuning, tune_identity
 
 __all__ = ["MAX_PHOTO_SIDE", "MAX_PROFILE_DEG", "QUALITIES", "Inversion", "InversionConfig", "LossWeights",
-           "MapTuneConfig", "MapTuning", "PersonalIdentity", "PhotoError", "PhotoQuality", "PhotoTarget", "PreparedPhoto", "TuneConfig", "Tuning",
+           "MapTuneConfig", "MapTuning", "PersonalIdentity", "PhotoError", "PhotoPixels", "PhotoQuality", "PhotoTarget",
+           "PreparedPhoto", "TuneConfig", "Tuning",
            "identity_from_target", "invert_latents", "load_identity", "photo_loss", "photo_to_model", "prepare_photo",
            "read_identity_file", "save_personal_model", "tune_identity", "tune_maps", "write_identity_file"]

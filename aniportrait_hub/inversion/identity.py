@@ -101,9 +101,8 @@ def identity_from_target(pipe, target: PhotoTarget, quality: str | PhotoQuality 
         info.update(tune_mode=q.tune.mode, tune_losses=[round(v, 5) for v in result.losses],
                     locality=[round(v, 5) for v in result.locality])
     t2 = time.perf_counter()
-    if tune and q.maps.steps and target.full is not None:
-        image, mask, face = target.full
-        maps = tune_maps(tuned, latents, image, mask, face, *target.labels(), q.maps)
+    if tune and q.maps.steps and target.pixels is not None:
+        maps = tune_maps(tuned, latents, target.pixels, *target.labels(), q.maps)
         latents = dataclasses.replace(latents, map_residual=maps.residual)
         info.update(map_losses=[round(v, 5) for v in maps.losses[:: max(1, len(maps.losses) // 20)]],
                     map_steps=q.maps.steps)

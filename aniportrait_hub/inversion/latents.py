@@ -69,6 +69,23 @@ class LossWeights:
 
 
 @dataclasses.dataclass
+class PhotoPixels:
+    """The picture at its own size: what map-level tuning compares with
+    (:mod:`aniportrait_hub.inversion.maps`)."""
+
+    image: torch.Tensor
+    """[3, H, W] the portrait crop in [0, 1] (its background as photographed)."""
+    mask: torch.Tensor
+    """[H, W] person mask."""
+    face: torch.Tensor | None = None
+    """[3, h, w] the face camera's crop on white (None: no face term)."""
+    mouth: torch.Tensor | None = None
+    """[H, W] inside the open mouth (teeth, tongue): left out of the map fit (None: nothing)."""
+    face_mouth: torch.Tensor | None = None
+    """[h, w] the same in the face crop."""
+
+
+@dataclasses.dataclass
 class PhotoTarget:
     """What an identity is fitted to: one picture and its labels, at the loss's sides."""
 
@@ -83,15 +100,16 @@ class PhotoTarget:
     expression: torch.Tensor
     joint_eulers: torch.Tensor
     camera: torch.Tensor
-    full: tuple[torch.Tensor, torch.Tensor, torch.Tensor | None] | None = None
-    """The picture at its own size: (portrait [3, H, W], mask [H, W], face [3, h, w] or None),
-    what map-level tuning compares with (:mod:`aniportrait_hub.inversion.maps`)."""
+    pixels: PhotoPixels | None = None
+    """The picture at its own size, for map-level tuning."""
 
     @classmethod
     def from_images(cls, image: torch.Tensor, mask: torch.Tensor | None, face: torch.Tensor | None, face_id, betas,
-                    expression, joint_eulers, camera, side: int = 128, face_side: int = 128) -> "PhotoTarget":
+                    expression, joint_eulers, camera, side: int = 128, face_side: int = 128,
+                    mouth: torch.Tensor | None = None, face_mouth: torch.Tensor | None = None) -> "PhotoTarget":
         """image [3, H, W] and face [3, h, w] in [0, 1] (face already on white), mask [H, W]
-        (None: the image is on white and everything not white is the person); labels [1, ...]."""
+        (None: the image is on white and everything not white is the person); labels [1, ...];
+        mouth [H, W] / face_mouth [h, w]: the open mouth's inside (:class:`PhotoPixels`)."""
         if image.dim() != 3 or image.shape[0] != 3:
             raise ValueError(f"image must be [3, H, W], got {tuple(image.shape)}")
         image = image.float()
@@ -103,7 +121,9 @@ class PhotoTarget:
         f = None if face is None else F.interpolate(face.float()[None], size=face_side, mode="area")
         return cls(img, m, f, *(torch.as_tensor(t, dtype=torch.float32) for t in (face_id, betas, expression,
                                                                                    joint_eulers, camera)),
-                   full=(image, mask.float(), None if face is None else face.float()))
+                   pixels=PhotoPixels(image, mask.float(), None if face is None else face.float(),
+                                      None if mouth is None else torch.as_tensor(mouth).float(),
+                                      None if face_mouth is None else torch.as_tensor(face_mouth).float()))
 
     @classmethod
     def from_prepared(cls, photo, side: int = 128, face_side: int = 128) -> "PhotoTarget":
@@ -114,7 +134,8 @@ class PhotoTarget:
         image = torch.as_tensor(photo.image).permute(2, 0, 1).float() / 255
         face = torch.as_tensor(photo.face).permute(2, 0, 1).float() / 255
         return cls.from_images(image, torch.as_tensor(photo.mask), face, t(photo.face_id), t(photo.betas),
-                               t(photo.expression), t(photo.joint_eulers), t(photo.camera), side, face_side)
+                               t(photo.expression), t(photo.joint_eulers), t(photo.camera), side, face_side,
+                               photo.mouth, photo.face_mouth)
 
     def labels(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(expression, joint_eulers, camera) of the picture."""

@@ -55,6 +55,29 @@ class PreparedPhoto:
     """RMS landmark residual of the fit, as a fraction of the crop side."""
     messages: list[str]
     """What was changed on the way (downscaled), for the user."""
+    mouth: np.ndarray | None = None
+    """[res, res] float32 in [0, 1]: inside the open mouth (teeth, tongue, the cavity). These
+    pixels must not teach the person's canonical lips: map-level tuning leaves them out."""
+    face_mouth: np.ndarray | None = None
+    """[face_res, face_res] the same in the face crop."""
+
+
+#: MediaPipe face-mesh indices of the inner lip contour, in order around the mouth opening.
+INNER_LIPS = (78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308, 324, 318, 402, 317, 14, 87, 178, 88, 95)
+
+
+def mouth_opening(points: np.ndarray, res: int, grow: float = 0.006) -> np.ndarray:
+    """[res, res] float32: 1 inside the inner lip contour of face-mesh ``points`` ([478, 2] in
+    this crop's pixels), grown by ``grow`` of the side and softened over a pixel or two; 0
+    everywhere for a closed mouth (the contour has no area)."""
+    import cv2
+
+    out = np.zeros((res, res), np.uint8)
+    poly = np.round(points[list(INNER_LIPS)] * 4).astype(np.int32)  # 2 bits of sub-pixel precision
+    cv2.fillPoly(out, [poly], 255, lineType=cv2.LINE_AA, shift=2)
+    k = max(1, round(grow * res))
+    out = cv2.dilate(out, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1)))
+    return cv2.GaussianBlur(out, (0, 0), max(0.5, k / 2)).astype(np.float32) / 255
 
 
 def prepare_photo(photo: str | Path | np.ndarray, res: int = 512, face_res: int = 256,
@@ -118,7 +141,10 @@ def prepare_photo(photo: str | Path | np.ndarray, res: int = 512, face_res: int 
     if abs(yaw) > max_profile_deg:
         raise PhotoError(f"{name}: the head is turned {abs(yaw):.0f} deg from the camera; up to "
                          f"{max_profile_deg:g} deg can be animated (one view of a profile leaves the far side unknown)")
+    in_photo = p.landmarks * p.scale + p.offset
     return PreparedPhoto(image=p.rgba[..., :3].copy(), mask=p.rgba[..., 3].astype(np.float32) / 255.0, face=p.face,
                          camera=cam, betas=np.array(r.betas, np.float32), joint_eulers=eul,
                          face_id=np.array(r.face_id, np.float32), expression=np.array(r.expression, np.float32),
-                         head_yaw_deg=yaw, residual=p.residual / res, messages=messages)
+                         head_yaw_deg=yaw, residual=p.residual / res, messages=messages,
+                         mouth=mouth_opening(p.landmarks, res),
+                         face_mouth=mouth_opening((in_photo - p.face_offset) / p.face_scale, face_res))

@@ -95,6 +95,32 @@ class AniPortraitOutput(BaseOutput):
     face_images: list | np.ndarray | torch.Tensor | None
 
 
+def _personal_folder(name: str, kwargs: dict) -> Path | None:
+    """The local folder of a personal model saved as a reference to its base
+    (:mod:`aniportrait_hub.inversion.personal`): ``name`` itself, or its Hub repo's files (from
+    the cache when offline); None for anything else."""
+    from aniportrait_hub.inversion.personal import IDENTITY_FILE, PERSONAL_FILE
+
+    path = Path(name)
+    if path.is_dir():
+        return path if (path / PERSONAL_FILE).is_file() else None
+    if path.exists() or name.count("/") != 1:
+        return None
+    from huggingface_hub import hf_hub_download
+
+    opts = {k: kwargs[k] for k in ("cache_dir", "revision", "token", "local_files_only") if k in kwargs}
+    try:
+        ref = Path(hf_hub_download(name, PERSONAL_FILE, **opts))
+    except (OSError, ValueError):  # not in the repo or the cache, or not a repo id: a whole pipeline
+        return None
+    for extra in (IDENTITY_FILE, "README.md"):
+        try:
+            hf_hub_download(name, extra, **opts)  # into the same snapshot folder
+        except (OSError, ValueError):
+            pass  # a missing identity is reported by the loader
+    return ref.parent
+
+
 class AniPortraitGAN(DiffusionPipeline):
     """Animatable 3D-aware portrait generator (AniPortraitGAN, Wu et al. 2023)."""
 
@@ -148,8 +174,11 @@ class AniPortraitGAN(DiffusionPipeline):
             OSError: the folder or repo cannot be found (offline: not in the Hub cache).
             ValueError: a component's weights are missing, unexpected or mis-shaped.
         """
-        kwargs.setdefault("use_safetensors", True)
         name = str(pretrained_model_name_or_path)
+        personal = _personal_folder(name, kwargs)
+        if personal is not None:  # a personal model: its base, with the person attached
+            return cls._from_personal(personal, kwargs)
+        kwargs.setdefault("use_safetensors", True)
         # Networks may take another dtype; the body/face assets and priors stay float32 (their
         # rotations and bases lose too much in half precision), and so does the tiny D^p (its
         # 3D pooling has no half-precision CPU kernel).
@@ -171,6 +200,28 @@ class AniPortraitGAN(DiffusionPipeline):
         from aniportrait_hub.inversion.personal import load_identity
 
         pipe.identity = load_identity(folder)
+        pipe._check_identity()
+        return pipe
+
+    @classmethod
+    def _from_personal(cls, folder: Path, kwargs: dict) -> "AniPortraitGAN":
+        from aniportrait_hub.inversion.personal import (IDENTITY_FILE, read_identity_file, read_personal_reference,
+                                                        weights_fingerprint)
+        from aniportrait_hub.pretrained import DEFAULT_MODEL
+
+        ref = read_personal_reference(folder)
+        base = DEFAULT_MODEL if ref["base"] == "default" else ref["base"]
+        pipe = cls.from_pretrained(base, **kwargs)
+        if pipe.identity is not None:
+            raise ValueError(f"{folder}: its base {ref['base']!r} is itself a personal model")
+        want, have = ref.get("base_fingerprint"), weights_fingerprint(pipe)
+        if want and have and want != have:
+            raise ValueError(f"{folder} was made with other weights than {ref['base']!r} has now (fingerprint {want}, "
+                             f"now {have}); turn the photo into a personal model again with this base")
+        ident = folder / IDENTITY_FILE
+        if not ident.is_file():
+            raise ValueError(f"{folder} is an incomplete personal model: {IDENTITY_FILE} is missing")
+        pipe.identity = read_identity_file(ident)
         pipe._check_identity()
         return pipe
 

@@ -4,6 +4,7 @@ generator stays as it was; saved, the model loads with ``from_pretrained`` (by f
 repo id from a Hub cache) and draws the same person; an occupied folder is refused."""
 
 import dataclasses
+import json
 import shutil
 
 import numpy as np
@@ -24,7 +25,8 @@ def made():
     pipe = AniPortraitGAN.from_pretrained(DEFAULT_MODEL)
     before = {k: v.clone() for k, v in pipe.radiance.state_dict().items()}
     target = PhotoTarget.from_prepared(prepare_photo(data.astronaut()), side=64, face_side=64)
-    q = PhotoQuality(InversionConfig(steps=3), TuneConfig(steps=3, film_lr=0.02), MapTuneConfig(steps=0))  # film only
+    q = PhotoQuality(InversionConfig(steps=3), TuneConfig(steps=3, film_lr=0.02),
+                     MapTuneConfig(steps=2, resolution=128, face_resolution=128))
     tuned, person = identity_from_target(pipe, target, q, info={"photo": "astronaut"})
     return pipe, before, target, tuned, person
 
@@ -81,10 +83,14 @@ def test_a_saved_personal_model_loads_and_draws_the_person(made, tmp_path):
     pipe, _, target, tuned, person = made
     folder = save_personal_model(tuned, person, tmp_path / "me")
     assert (folder / "identity.safetensors").is_file() and "Personal model" in (folder / "README.md").read_text()
+    # the person and a reference to the embedded base, not a copy of it (issue 31: < 10 MB)
+    assert json.loads((folder / "personal.json").read_text())["base"] == "default"
+    assert sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) < 10_000_000
     for loaded in (AniPortraitGAN.from_pretrained(folder),
                    AniPortraitGAN.from_pretrained("me/my-portrait", cache_dir=_hub_cache(tmp_path, folder))):
         assert torch.equal(loaded.identity.latents.noise, person.latents.noise)
         assert torch.equal(loaded.identity.latents.film_offset, person.latents.film_offset)
+        assert torch.equal(loaded.identity.latents.map_residual.rgb, person.latents.map_residual.rgb)
         assert loaded.identity.info["photo"] == "astronaut"
         got = loaded(expression=target.expression, joint_eulers=target.joint_eulers, camera=target.camera,
                      resolution=64, output_type="np").images
@@ -94,3 +100,13 @@ def test_a_saved_personal_model_loads_and_draws_the_person(made, tmp_path):
     assert AniPortraitGAN.from_pretrained(DEFAULT_MODEL).identity is None
     with pytest.raises(FileExistsError, match="not empty"):
         save_personal_model(tuned, person, folder)
+    # a base whose weights changed since, and a folder without its identity, are refused by name
+    changed = tmp_path / "changed"
+    shutil.copytree(folder, changed)
+    ref = json.loads((changed / "personal.json").read_text())
+    (changed / "personal.json").write_text(json.dumps({**ref, "base_fingerprint": "0" * 16}))
+    with pytest.raises(ValueError, match="other weights"):
+        AniPortraitGAN.from_pretrained(changed)
+    (folder / "identity.safetensors").unlink()
+    with pytest.raises(ValueError, match="identity.safetensors is missing"):
+        AniPortraitGAN.from_pretrained(folder)
