@@ -74,62 +74,81 @@ def encoder_start(target: PhotoTarget, encoder, noise_dim: int):
     return PortraitLatents(target.face_id, target.betas, code[:, :noise_dim])
 
 
-def identity_from_target(pipe, target: PhotoTarget, quality: str | PhotoQuality = "quick", encoder=None,
-                         tune: bool = True, info: dict | None = None) -> tuple[object, PersonalIdentity]:
-    """Invert (and pivotally tune) ``pipe`` to a prepared target; returns (pipeline, identity).
-
-    ``encoder``: a :class:`~aniportrait_hub.inversion.encoder.PhotoEncoder` (None with
-    ``quality.encoder``: the shipped one). ``tune=False`` skips pivotal tuning. The pipeline
-    returned is ``pipe`` itself unless ``quality.tune.mode`` is ``"weights"`` (a copy with the
-    tuned phi); in ``"film"`` mode the tuning is the identity's ``latents.film_offset``.
-    """
-    from aniportrait_hub.inversion.encoder import load_encoder
-
-    q = _quality(quality)
-    info = dict(info or {})
-    t0 = time.perf_counter()
-    start = None
-    if q.encoder:
-        encoder = encoder if encoder is not None else load_encoder()
-        start = encoder_start(target, encoder, pipe.priors.config.noise_dim)
-    inv = invert_latents(pipe, target, q.invert, start=start)
-    t1 = time.perf_counter()
-    tuned, latents = pipe, inv.latents
-    if tune and q.tune.steps:
-        result = tune_identity(pipe, target, inv.latents, q.tune)
-        tuned, latents = result.pipe, result.latents
-        info.update(tune_mode=q.tune.mode, tune_losses=[round(v, 5) for v in result.losses],
-                    locality=[round(v, 5) for v in result.locality])
-    t2 = time.perf_counter()
-    if tune and q.maps.steps and target.pixels is not None:
-        maps = tune_maps(tuned, latents, target.pixels, *target.labels(), q.maps)
-        latents = dataclasses.replace(latents, map_residual=maps.residual)
-        info.update(map_losses=[round(v, 5) for v in maps.losses[:: max(1, len(maps.losses) // 20)]],
-                    map_steps=q.maps.steps)
-    info.update(invert_losses=[round(v, 5) for v in inv.losses], invert_seconds=round(t1 - t0, 2),
-                tune_seconds=round(t2 - t1, 2), map_seconds=round(time.perf_counter() - t2, 2), encoder=q.encoder,
-                tuned=tune)
-    expression, joint_eulers, camera = target.labels()
-    return tuned, PersonalIdentity(latents, expression, joint_eulers, camera, info)
-
-
 def photo_to_model(pipe, photo: str | Path | np.ndarray, quality: str | PhotoQuality = "quick", encoder=None,
                    tune: bool = True, person: str | int | None = None) -> tuple[object, PersonalIdentity]:
     """A photo (path or RGB uint8 array) -> (personal pipeline, identity); ``person`` chooses
-    one of several people (:func:`~aniportrait_hub.inversion.prepare_photo`).
+    one of several people (:func:`~aniportrait_hub.inversion.prepare_photo`). Save the result
+    with :func:`~aniportrait_hub.inversion.save_personal_model`.
+
+    The whole path, in order: prepare (detect, fit the labels, crop:
+    :func:`~aniportrait_hub.inversion.photo.prepare_photo`), then :func:`identity_from_target`:
+    start (the encoder's guess), invert the latents, tune the person's FiLM offset, tune the maps.
 
     Raises:
         PhotoError: the photo cannot be used (the message says why; the file is only read).
     """
     from aniportrait_hub.inversion.photo import prepare_photo
 
-    name = Path(photo).name if not isinstance(photo, np.ndarray) else "photo"
     t0 = time.perf_counter()
     prepared = prepare_photo(photo, person=person)
-    target = PhotoTarget.from_prepared(prepared)
-    info = {"photo": name, "quality": quality if isinstance(quality, str) else "custom",
+    info = {"photo": Path(photo).name if not isinstance(photo, np.ndarray) else "photo",
+            "quality": quality if isinstance(quality, str) else "custom",
             "prepare_seconds": round(time.perf_counter() - t0, 2), "messages": prepared.messages,
             "head_yaw_deg": round(prepared.head_yaw_deg, 1)}
-    tuned, person = identity_from_target(pipe, target, quality, encoder, tune, info)
+    tuned, person = identity_from_target(pipe, PhotoTarget.from_prepared(prepared), quality, encoder, tune, info)
     person.info["seconds"] = round(time.perf_counter() - t0, 2)
     return tuned, person
+
+
+def identity_from_target(pipe, target: PhotoTarget, quality: str | PhotoQuality = "quick", encoder=None,
+                         tune: bool = True, info: dict | None = None) -> tuple[object, PersonalIdentity]:
+    """A prepared target -> (pipeline, identity): start, invert, tune the FiLM offset, tune the
+    maps (each step skipped at 0 steps; ``tune=False`` stops after the inversion).
+
+    ``encoder``: a :class:`~aniportrait_hub.inversion.encoder.PhotoEncoder` (None with
+    ``quality.encoder``: the shipped one). The pipeline returned is ``pipe`` itself unless
+    ``quality.tune.mode`` is ``"weights"`` (a copy with the tuned phi); in ``"film"`` mode the
+    tuning is the identity's ``latents.film_offset``, and map tuning its ``map_residual``.
+    """
+    q = _quality(quality)
+    info = dict(info or {}, encoder=q.encoder, tuned=tune)
+    clock = _Clock(info)
+    start = _start(pipe, target, q, encoder)
+    inv = invert_latents(pipe, target, q.invert, start=start)
+    info["invert_losses"] = [round(v, 5) for v in inv.losses]
+    clock.lap("invert_seconds")
+    tuned, latents = pipe, inv.latents
+    if tune and q.tune.steps:
+        film = tune_identity(pipe, target, latents, q.tune)
+        tuned, latents = film.pipe, film.latents
+        info.update(tune_mode=q.tune.mode, tune_losses=[round(v, 5) for v in film.losses],
+                    locality=[round(v, 5) for v in film.locality])
+    clock.lap("tune_seconds")
+    if tune and q.maps.steps and target.pixels is not None:
+        maps = tune_maps(tuned, latents, target.pixels, *target.labels(), q.maps)
+        latents = dataclasses.replace(latents, map_residual=maps.residual)
+        info.update(map_losses=[round(v, 5) for v in maps.losses[:: max(1, len(maps.losses) // 20)]],
+                    map_steps=q.maps.steps)
+    clock.lap("map_seconds")
+    return tuned, PersonalIdentity(latents, *target.labels(), info)
+
+
+def _start(pipe, target: PhotoTarget, q: PhotoQuality, encoder):
+    """The inversion's start: the encoder's guess, or None (the prior's mean)."""
+    if not q.encoder:
+        return None
+    from aniportrait_hub.inversion.encoder import load_encoder
+
+    return encoder_start(target, encoder if encoder is not None else load_encoder(), pipe.priors.config.noise_dim)
+
+
+class _Clock:
+    """Seconds of each step into an info dict."""
+
+    def __init__(self, info: dict):
+        self.info, self.t = info, time.perf_counter()
+
+    def lap(self, key: str) -> None:
+        now = time.perf_counter()
+        self.info[key] = round(now - self.t, 2)
+        self.t = now

@@ -30,6 +30,17 @@ def test_real_photos_are_prepared_for_animation(astronaut):
         assert abs(p.head_yaw_deg) < 15 and p.residual < 0.02 and p.messages == []
         assert np.isfinite(p.joint_eulers).all() and p.betas.shape == (10,)
     assert astronaut.mask[400:, 200:300].mean() > 0.8 and astronaut.mask[:60, :60].mean() < 0.2  # body, not sky
+    # the open mouth (left out of map tuning, so her teeth are not painted onto the neutral lips):
+    # the astronaut's smile shows teeth (bright, measured G 159), Hopper's closed mouth only its
+    # lip line (G 83, 0.4x the area)
+    def inside(p):
+        m = p.mouth[..., None]
+        return p.mouth.mean(), (p.image * m).sum((0, 1)) / m.sum(), np.nonzero(p.mouth > 0.5)[0]
+
+    (a_area, a_rgb, a_rows), (h_area, h_rgb, _) = inside(astronaut), inside(hopper)
+    assert a_area > 2 * h_area and a_rgb[1] > 130 > 110 > h_rgb[1], (a_area, h_area, a_rgb, h_rgb)
+    assert 260 < a_rows.min() and a_rows.max() < 330  # below the nose, above the chin
+    assert astronaut.face_mouth.mean() > 2 * hopper.face_mouth.mean()
 
 
 def test_grey_cmyk_16bit_rotated_and_huge_photos_are_handled(astronaut, tmp_path):
