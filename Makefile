@@ -28,17 +28,24 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 	$(BIN)/pip install --quiet -c constraints.txt -r requirements-dev.txt
 	touch $@
 
+# The browser player's JavaScript and the glTF validator, from the npm registry, pinned by
+# web/package-lock.json (skipped with a note where npm is missing: the player then offers only the
+# .glb download, and the validator tests skip unless CI requires them).
+web/node_modules/.installed: web/package.json web/package-lock.json
+	@if command -v npm > /dev/null; then npm ci --prefix web --no-audit --no-fund --loglevel=error && touch $@; \
+	else echo "note: npm not found; the avatar player and the glTF validator are not installed"; fi
+
 install: $(VENV)/.runtime
 
-demo: $(VENV)/.runtime
+demo: $(VENV)/.runtime web/node_modules/.installed
 	$(BIN)/python app.py
 
 # Everything, the few long end-to-end tests (marked slow) included: what CI runs.
-test: $(VENV)/.dev
+test: $(VENV)/.dev web/node_modules/.installed
 	$(BIN)/python -m pytest -q -ra $(PYTEST_PARALLEL)
 
 # The contributor's loop: all but the tests marked slow (under 5 minutes on 2 cores).
-test-fast: $(VENV)/.dev
+test-fast: $(VENV)/.dev web/node_modules/.installed
 	$(BIN)/python -m pytest -q -ra -m "not slow" $(PYTEST_PARALLEL)
 
 bench: $(VENV)/.dev requirements-bench.txt

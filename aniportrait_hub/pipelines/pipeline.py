@@ -373,6 +373,27 @@ class AniPortraitGAN(DiffusionPipeline):
         return film, self.superres.mapping(z_app)
 
     @torch.no_grad()
+    def export_gltf(self, latents: PortraitLatents | None, path: str | os.PathLike, config=None,
+                    truncation_psi: float | None = None) -> Path:
+        """One person as a rigged, layered glTF avatar (``.glb``; :mod:`aniportrait_hub.export`):
+        ``latents`` batch 1 (None: this personal model's own person). Refuses to overwrite."""
+        from aniportrait_hub.export.avatar import build_avatar
+        from aniportrait_hub.export.gltf import write_glb
+
+        if latents is None:
+            if self.identity is None:
+                raise ValueError("give latents (pipe.sample_latents(1, seed=...)): this model has no person of its own")
+            latents = self.identity.latents
+        if latents.face_id.shape[0] != 1:
+            raise ValueError(f"one person at a time, got a batch of {latents.face_id.shape[0]}")
+        if truncation_psi is None:
+            truncation_psi = 1.0 if self.identity is not None and latents is self.identity.latents else 0.7
+        path = Path(path)
+        if path.exists():
+            raise FileExistsError(f"{path} exists; choose a new file (nothing was overwritten)")
+        return write_glb(build_avatar(self, self.bake_identity(latents, truncation_psi), config), path)
+
+    @torch.no_grad()
     def bake_identity(self, latents: PortraitLatents | None = None, truncation_psi: float = 0.7,
                       seed: int | None = None, generator: torch.Generator | None = None,
                       batch_size: int = 1, edits: dict[str, float] | None = None) -> IdentityCache:

@@ -1,0 +1,226 @@
+"""A portrait as an ordinary rigged mesh avatar (issue 32): layered meshes, one per manifold.
+
+M is unconditioned and every manifold a height field over canonical (x, y), so the manifolds'
+surfaces are the same triangle grids for every person (:meth:`AniPortraitGAN.manifold_heights`);
+a person is only their radiance maps. An avatar is therefore:
+
+- **geometry**: each level's bake grid (the texels' canonical points), triangulated, with the
+  cells that stay transparent for this person pruned (``alpha_floor``), and cells across a jump
+  of the height field (two sheets of one level) left out;
+- **texture**: the person's super-resolved RGBA maps (colour and opacity per level) as one atlas;
+- **skin**: canonical space is the body's neutral pose, so a vertex is skinned like the body
+  around it (the body's SMPL joint tree; blend weights averaged over its nearest body vertices
+  with a Gaussian of distance, top 4). The renderer smooths nearest-vertex transforms with D^p
+  instead, learned, and D^p's correction for long hair is only approximated by that average:
+  ``benchmarks/realtime.py`` measures what it costs in turned heads (the ``head_turn`` column);
+- **morph targets**: the 52 ARKit units. D^e maps a deformed point to canonical space
+  (x_c = x + D^e(x)), so the forward position of a canonical vertex under unit k alone is the
+  fixed point x = x_c - D^e(x; e_k) (a few iterations); the target is its offset from the
+  neutral fixed point, kept only where D^e acts (its support region);
+- **draw order**: levels are nested shells whose first crossings come in level order along
+  the camera's rays, so they are drawn back to front (the last level first) with alpha blending
+  and no depth test: the volumetric renderer's front-to-back compositing, per pixel, while the
+  shells do not cross. The file lists the primitives in that order; the player sets three.js's
+  ``renderOrder`` from it;
+- **not yet**: the mouth's dark interior (the renderer tints rays whose first face hit is the
+  mouth cavity; the avatar shows the lips' texels there).
+
+:func:`build_avatar` makes it, :func:`~aniportrait_hub.export.gltf.write_glb` writes it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import torch
+
+#: SMPL's joint names, in its order (the skin's joints).
+SMPL_JOINTS = ("pelvis", "left_hip", "right_hip", "spine1", "left_knee", "right_knee", "spine2", "left_ankle",
+               "right_ankle", "spine3", "left_foot", "right_foot", "neck", "left_collar", "right_collar", "head",
+               "left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
+               "left_hand", "right_hand")
+
+
+@dataclasses.dataclass
+class AvatarConfig:
+    """Export settings (our choices)."""
+
+    texture: int = 512
+    """Side of each level's texture in the atlas (the super-resolved maps are resampled)."""
+    stride: int = 1
+    """Every ``stride``-th row and column of the bake grid become vertices (2: a quarter of the
+    triangles, for software WebGL)."""
+    alpha_floor: float = 2 / 255
+    """A grid cell is kept where any of its corners is at least this opaque."""
+    max_jump: float = 6.0
+    """A cell whose corners' depths differ by more than this many grid spacings spans two sheets
+    of the height field and is left out."""
+    skin_neighbours: int = 64
+    """Body vertices whose blend weights a vertex takes (1: the nearest, as the renderer's inverse
+    skinning before D^p; more: a Gaussian-weighted average over ``skin_sigma``, standing in for D^p's
+    smoothing of the transforms). Head turned 25 deg, raster against the volumetric renderer, seeds
+    0 / 1: nearest 22.4 / 23.0 dB; 16 within 0.02: 22.7 / 23.2; 32 within 0.04: 23.0 / 23.2; 64
+    within 0.06: 23.6 / 23.2 (other views unchanged)."""
+    skin_sigma: float = 0.06
+    """Width of that average (world units)."""
+    morph_targets: bool = True
+    """Export the 52 ARKit units as morph targets."""
+    morph_iterations: int = 4
+    """Fixed-point iterations of the forward expression map."""
+    morph_floor: float = 1e-4
+    """Offsets shorter than this (world units) are dropped from the sparse morph targets."""
+
+
+@dataclasses.dataclass
+class AvatarLevel:
+    """One manifold's mesh. N vertices, T triangles."""
+
+    positions: np.ndarray
+    """[N, 3] float32 neutral pose, world units."""
+    uv: np.ndarray
+    """[N, 2] float32 atlas coordinates (glTF: origin top left)."""
+    indices: np.ndarray
+    """[T, 3] uint32."""
+    joints: np.ndarray
+    """[N, 4] uint16 skin joints."""
+    weights: np.ndarray
+    """[N, 4] float32 skin weights (rows sum to 1)."""
+    morphs: np.ndarray | None = None
+    """[52, N, 3] float32 morph target offsets (None: none)."""
+
+
+@dataclasses.dataclass
+class Avatar:
+    """A rigged, layered mesh avatar of one person."""
+
+    levels: list[AvatarLevel]
+    """Front (level 0) to back; draw them back to front."""
+    atlas: np.ndarray
+    """[H, W, 4] uint8 RGBA (straight alpha)."""
+    joint_positions: np.ndarray
+    """[24, 3] float32 the neutral pose's joints (world units)."""
+    joint_parents: np.ndarray
+    """[24] int (-1 for the root)."""
+    morph_names: list[str]
+    info: dict = dataclasses.field(default_factory=dict)
+
+    @property
+    def triangles(self) -> int:
+        return int(sum(len(lv.indices) for lv in self.levels))
+
+
+def _atlas_layout(levels: int) -> tuple[int, int]:
+    cols = math.ceil(math.sqrt(levels))
+    return cols, math.ceil(levels / cols)
+
+
+@torch.no_grad()
+def build_avatar(pipe, cache, config: AvatarConfig | None = None) -> Avatar:
+    """The avatar of one baked identity (``cache``, batch 1) of ``pipe``."""
+    import torch.nn.functional as F
+
+    cfg = config or AvatarConfig()
+    if cache.maps_hr.shape[0] != 1:
+        raise ValueError(f"one identity at a time, got a batch of {cache.maps_hr.shape[0]}")
+    st = pipe.render_settings
+    pts, valid = pipe.manifold_heights()  # [T, L, 3], [T, L]
+    res = st.map_resolution
+    n_lv = pts.shape[1]
+    pts = pts.view(res, res, n_lv, 3).permute(2, 0, 1, 3).cpu()  # [L, rows, cols, 3]; row 0 = y min
+    valid = valid.view(res, res, n_lv).permute(2, 0, 1).cpu()
+    alpha = F.interpolate(cache.maps_hr[0, :, 3:4].float().cpu(), size=res, mode="area")[:, 0]  # [L, res, res]
+    keep = np.unique(np.r_[np.arange(0, res, cfg.stride), res - 1])  # grid rows / columns kept
+    alpha = F.max_pool2d(alpha[:, None], 2 * cfg.stride - 1, 1, cfg.stride - 1)[:, 0] if cfg.stride > 1 else alpha
+    pts, valid, alpha = pts[:, keep][:, :, keep], valid[:, keep][:, :, keep], alpha[:, keep][:, :, keep]
+    spacing = (st.map_x_range[1] - st.map_x_range[0]) / (res - 1) * cfg.stride
+    # atlas: level l at (l % cols, l // cols); each tile's row 0 is the map's row 0 (y min)
+    s = cfg.texture
+    cols, rows = _atlas_layout(n_lv)
+    tiles = F.interpolate(cache.maps_hr[0, :, :4].float().cpu(), size=s, mode="bilinear", align_corners=True)
+    atlas = np.full((rows * s, cols * s, 4), 0, np.uint8)
+    for lv in range(n_lv):
+        r, c = divmod(lv, cols)
+        atlas[r * s:(r + 1) * s, c * s:(c + 1) * s] = (tiles[lv].permute(1, 2, 0).clamp(0, 1).numpy() * 255).round()
+    # the body: nearest neutral vertex's skinning weights
+    body = pipe.renderer().body
+    out = body(cache.betas.float().cpu()[:1].to(body.smpl.shapedirs), torch.zeros(1, 6, 3).to(body.smpl.shapedirs))
+    neutral = out.neutral_vertices[0].float()
+    lbs = body.smpl.lbs_weights.float().cpu()
+    from scipy.spatial import cKDTree  # nearest body vertex: a k-d tree over 6,890 (SMPL) to 14k vertices
+
+    tree = cKDTree(neutral.numpy())
+    side = len(keep)
+    cell = np.arange(side * side).reshape(side, side)
+    levels, ids = [], []
+    for lv in range(n_lv):
+        v, a, p = valid[lv].numpy(), alpha[lv].numpy(), pts[lv].numpy()
+        z = p[..., 2]
+        quad = (v[:-1, :-1] & v[1:, :-1] & v[:-1, 1:] & v[1:, 1:])
+        quad &= np.maximum.reduce([a[:-1, :-1], a[1:, :-1], a[:-1, 1:], a[1:, 1:]]) >= cfg.alpha_floor
+        zc = np.stack([z[:-1, :-1], z[1:, :-1], z[:-1, 1:], z[1:, 1:]])
+        quad &= (zc.max(0) - zc.min(0)) <= cfg.max_jump * spacing
+        i, j = np.nonzero(quad)
+        if len(i) == 0:
+            continue
+        c00, c10, c01, c11 = cell[i, j], cell[i + 1, j], cell[i, j + 1], cell[i + 1, j + 1]
+        tris = np.concatenate([np.stack([c00, c01, c11], 1), np.stack([c00, c11, c10], 1)])
+        used, inverse = np.unique(tris, return_inverse=True)
+        tris = inverse.reshape(-1, 3).astype(np.uint32)
+        # glTF winding: counter-clockwise seen from the front (+z, where the camera is)
+        pos = p.reshape(-1, 3)[used].astype(np.float32)
+        e1, e2 = pos[tris[:, 1]] - pos[tris[:, 0]], pos[tris[:, 2]] - pos[tris[:, 0]]
+        flip = np.cross(e1, e2)[:, 2] < 0
+        tris[flip] = tris[flip][:, [0, 2, 1]]
+        ri, ci = np.divmod(used, side)
+        ri, ci = keep[ri], keep[ci]
+        r0, c0 = divmod(lv, cols)
+        u = (c0 * s + 0.5 + ci / (res - 1) * (s - 1)) / (cols * s)
+        w = (r0 * s + 0.5 + ri / (res - 1) * (s - 1)) / (rows * s)
+        if cfg.skin_neighbours > 1:
+            dist, near = tree.query(pos, cfg.skin_neighbours)
+            g = torch.from_numpy(np.exp(-0.5 * (dist / cfg.skin_sigma) ** 2)).float()
+            g = g / g.sum(1, keepdim=True).clamp_min(1e-12)
+            wts = (g[..., None] * lbs[torch.from_numpy(near)]).sum(1)
+        else:
+            _, near = tree.query(pos)
+            wts = lbs[near]
+        top = wts.topk(4, -1)
+        weights = (top.values / top.values.sum(-1, keepdim=True)).numpy().astype(np.float32)
+        joint_ids = np.where(weights > 0, top.indices.numpy(), 0).astype(np.uint16)  # unused slots: joint 0
+        levels.append(AvatarLevel(pos, np.stack([u, w], 1).astype(np.float32), tris,
+                                  joint_ids, weights))
+        ids.append(lv)
+    names = list(pipe.face_model().exp_names)
+    _expression_forward(pipe, cache, levels, names, cfg)
+    parents = body.smpl.parents.cpu().numpy().astype(int).copy()
+    parents[0] = -1
+    return Avatar(levels, atlas, out.joints[0].float().numpy(), parents, names if cfg.morph_targets else [],
+                  info={"levels": n_lv, "level_ids": ids, "grid": res, "texture": s})
+
+
+def _expression_forward(pipe, cache, levels: list[AvatarLevel], names: list[str], cfg: AvatarConfig) -> None:
+    """The neutral expression's forward map of each level's vertices (in place) and, with
+    ``cfg.morph_targets``, the [52, N, 3] offsets of each unit alone from it (module docstring)."""
+    de = pipe.expression_deformer
+    units = len(names)
+    exps = torch.cat([torch.zeros(1, units), torch.eye(units)]) if cfg.morph_targets else torch.zeros(1, units)
+    k = exps.shape[0]
+    film = pipe.renderer().expression_film(cache.face_id[:1].float().cpu().expand(k, -1),
+                                           cache.betas[:1].float().cpu().expand(k, -1), exps)
+    for lv in levels:
+        x_c = torch.from_numpy(lv.positions)
+        inside = (de.region_weight(x_c) > 0).numpy()
+        lv.morphs = np.zeros((units, len(x_c), 3), np.float32) if cfg.morph_targets else None
+        if not inside.any():
+            continue
+        pts = x_c[inside].unsqueeze(0).expand(k, -1, -1).contiguous()
+        x = pts.clone()
+        for _ in range(cfg.morph_iterations):
+            x = pts - de(x, film)
+        lv.positions[inside] = x[0].numpy()  # the neutral expression's own forward map
+        if cfg.morph_targets:
+            d = (x[1:] - x[:1]).numpy()
+            d[np.linalg.norm(d, axis=-1) < cfg.morph_floor] = 0
+            lv.morphs[:, inside] = d
