@@ -112,8 +112,10 @@ class Avatar:
 
 
 def _atlas_layout(levels: int) -> tuple[int, int]:
-    cols = math.ceil(math.sqrt(levels))
-    return cols, math.ceil(levels / cols)
+    """(columns, rows) of level tiles: powers of two, so the atlas is one (WebGL 1 and the glTF
+    validator prefer it; the unused tiles cost nothing in the PNG)."""
+    cols = 1 << math.ceil(math.log2(max(1, math.ceil(math.sqrt(levels)))))
+    return cols, 1 << math.ceil(math.log2(max(1, math.ceil(levels / cols))))
 
 
 @torch.no_grad()
