@@ -1,7 +1,7 @@
 """Export a portrait as a rigged glTF avatar.
 
     aniportrait export (--seed N | --identity DIR_OR_FILE) --out portrait.glb [--model M]
-        [--psi 0.7] [--texture 512] [--stride 2] [--no_morphs] [--overwrite]
+        [--psi 0.7] [--texture 512] [--stride 2] [--no_morphs] [--keep_hidden] [--overwrite]
 
 Writes a binary glTF 2.0 (``.glb``) that Blender, three.js or any glTF viewer opens: one
 alpha-blended mesh layer per manifold, the person's radiance maps as an unlit texture atlas, a
@@ -20,7 +20,8 @@ from aniportrait_hub.cli import claim_output, parse_args, run_command
 
 
 def run(out: Path, seed: int | None = None, identity: Path | None = None, model: str | None = None,
-        psi: float = 0.7, texture: int = 512, stride: int = 2, morphs: bool = True, overwrite: bool = False) -> Path:
+        psi: float = 0.7, texture: int = 512, stride: int = 2, morphs: bool = True, overwrite: bool = False,
+        keep_hidden: bool = False) -> Path:
     """Export one person (a seed of ``model``, or a saved identity) to ``out``; returns ``out``."""
     from aniportrait_hub import DEFAULT_MODEL, AniPortraitGAN
     from aniportrait_hub.export.avatar import AvatarConfig
@@ -46,8 +47,10 @@ def run(out: Path, seed: int | None = None, identity: Path | None = None, model:
         latents = pipe.sample_latents(1, seed=seed)
     if out.exists():
         out.unlink()  # --overwrite was given (claim_output refused otherwise)
-    pipe.export_gltf(latents, out, AvatarConfig(texture=texture, stride=stride, morph_targets=morphs),
-                     truncation_psi=psi)
+    cfg = AvatarConfig(texture=texture, stride=stride, morph_targets=morphs)
+    if keep_hidden:
+        cfg.seen_views = ()
+    pipe.export_gltf(latents, out, cfg, truncation_psi=psi)
     return out
 
 
@@ -65,9 +68,12 @@ def main(argv: list[str] | None = None) -> int:
                    help="mesh density: every N-th row and column of the 128^2 bake grid (default 2, ~70k triangles; "
                         "3 for software WebGL)")
     p.add_argument("--no_morphs", action="store_true", help="leave out the 52 ARKit morph targets (smaller)")
+    p.add_argument("--keep_hidden", action="store_true",
+                   help="keep the mesh cells no view within +-30 deg sees (by default they are dropped: "
+                        "less than half the triangles, for real-time players)")
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     a = parse_args(p, argv)
-    return run_command(lambda: f"wrote {run(a.out, a.seed, a.identity, a.model, a.psi, a.texture, a.stride, not a.no_morphs, a.overwrite)}",
+    return run_command(lambda: f"wrote {run(a.out, a.seed, a.identity, a.model, a.psi, a.texture, a.stride, not a.no_morphs, a.overwrite, a.keep_hidden)}",
                        (ValueError, FileExistsError, FileNotFoundError, OSError))
 
 
