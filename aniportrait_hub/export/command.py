@@ -45,12 +45,17 @@ def run(out: Path, seed: int | None = None, identity: Path | None = None, model:
     else:
         pipe = AniPortraitGAN.from_pretrained(model or DEFAULT_MODEL)
         latents = pipe.sample_latents(1, seed=seed)
-    if out.exists():
-        out.unlink()  # --overwrite was given (claim_output refused otherwise)
     cfg = AvatarConfig(texture=texture, stride=stride, morph_targets=morphs)
     if keep_hidden:
         cfg.seen_views = ()
-    pipe.export_gltf(latents, out, cfg, truncation_psi=psi)
+    # written beside, then moved over: an --overwrite that fails leaves the old file in place
+    part = out.with_name(f".{out.name}.part")
+    part.unlink(missing_ok=True)
+    try:
+        pipe.export_gltf(latents, part, cfg, truncation_psi=psi)
+        part.replace(out)
+    finally:
+        part.unlink(missing_ok=True)
     return out
 
 
