@@ -28,6 +28,7 @@ const meshes = [];
 let head = null;
 const weights = {};  // ARKit name -> value
 
+const mouthMeshes = [];
 function setWeights() {
   for (const m of meshes) {
     const dict = m.morphTargetDictionary || {};
@@ -35,6 +36,11 @@ function setWeights() {
       if (name in dict) m.morphTargetInfluences[dict[name]] = v;
     }
   }
+  // The interior only shows through an opened mouth: with every jaw and mouth unit near zero
+  // the lips cover it, so its two passes are skipped (software WebGL pays for each triangle).
+  const open = Object.entries(weights).some(([n, v]) => (n.startsWith("jaw") || n.startsWith("mouth")) && v > 0.02);
+  for (const m of mouthMeshes) m.visible = open;
+  stats.mouthDrawn = open;
 }
 
 function setHead(yawDeg, pitchDeg, rollDeg) {
@@ -60,19 +66,42 @@ async function load() {
   if (!url) throw new Error("no avatar: open this page with ?glb=URL of an exported .glb");
   const gltf = await new GLTFLoader().loadAsync(url);
   let order = 0;
+  const mouth = [];
   gltf.scene.traverse((o) => {
     if (o.isMesh) {
-      // the file's primitives come back to front: draw them in that order, blended, no depth
-      o.renderOrder = order++;
       o.frustumCulled = false;
-      o.material.transparent = true;
-      o.material.depthWrite = false;
-      o.material.depthTest = false;
+      const role = (o.material.name || "").startsWith("mouth_") ? o.material.name.slice(6) : null;
+      if (role) mouth.push([role, o]);
+      else {
+        // the file's primitives come back to front: draw them in that order, blended, no depth
+        o.renderOrder = order++;
+        o.material.transparent = true;
+        o.material.depthWrite = false;
+        o.material.depthTest = false;
+      }
       meshes.push(o);
       stats.triangles += o.geometry.index.count / 3;
     }
     if (o.isBone && o.name === "head") head = o;
   });
+  // The mouth's dark interior (aniportrait_hub/export/avatar.py), after every layer: the face mesh
+  // into the depth buffer only, then its cavity triangles where they are the nearest surface,
+  // multiplying the colour by the tint (the file's masked-out materials stand in for viewers
+  // without this rule).
+  for (const [role, o] of mouth) {
+    // the tint multiplies the image's (sRGB) values, as in the volumetric renderer
+    const t = o.geometry.userData.tint || [1, 1, 1];
+    const tint = new THREE.Color().setRGB(t[0], t[1], t[2], THREE.SRGBColorSpace);
+    o.renderOrder = order + (role === "depth" ? 0 : 1);
+    o.material = role === "depth"
+      ? new THREE.MeshBasicMaterial({ colorWrite: false, depthWrite: true, depthTest: true, side: THREE.DoubleSide })
+      : new THREE.MeshBasicMaterial({ color: tint, transparent: true, depthWrite: false,
+          depthFunc: THREE.LessEqualDepth, side: THREE.DoubleSide, blending: THREE.CustomBlending,
+          blendSrc: THREE.DstColorFactor, blendDst: THREE.ZeroFactor,
+          blendSrcAlpha: THREE.ZeroFactor, blendDstAlpha: THREE.OneFactor });
+    if (role === "depth") o.material.transparent = true;  // drawn in the same (ordered) list
+    mouthMeshes.push(o);
+  }
   scene.add(gltf.scene);
   stats.loaded = true;
   fromSliders();

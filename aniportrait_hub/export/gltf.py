@@ -7,7 +7,12 @@ level first); the atlas as one PNG texture, unlit (``KHR_materials_unlit``: the 
 radiance), alpha-blended, double-sided; the SMPL joint tree as 24 nodes and a skin; the 52 ARKit
 units as morph targets with sparse accessors (offsets only where D^e moves a vertex), named in
 ``mesh.extras.targetNames`` (the convention three.js and Blender read). Each primitive's
-``extras.level`` is its manifold level.
+``extras.level`` is its manifold level. The mouth's interior
+(:class:`~aniportrait_hub.export.avatar.AvatarMouth`), where there is one, is a second mesh
+("mouth", same skin, same target names) of two primitives sharing the face's vertices: the depth
+pass (``extras.aniportrait = "depth"``) and the tinted interior (``"multiply"``, the tint in
+``extras.tint`` and the material's base colour); both materials are masked out (alpha 0), so a
+generic viewer draws neither.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pygltflib as g
 
-from aniportrait_hub.export.avatar import SMPL_JOINTS, Avatar, AvatarLevel
+from aniportrait_hub.export.avatar import SMPL_JOINTS, Avatar, AvatarLevel, AvatarMouth
 
 _COMPONENT = {np.dtype(np.float32): g.FLOAT, np.dtype(np.uint32): g.UNSIGNED_INT,
               np.dtype(np.uint16): g.UNSIGNED_SHORT, np.dtype(np.uint8): g.UNSIGNED_BYTE}
@@ -112,12 +117,47 @@ def write_glb(avatar: Avatar, path: str | Path) -> Path:
         mesh.weights = [0.0] * len(avatar.morph_names)
     gltf.meshes.append(mesh)
     gltf.nodes.append(g.Node(name="portrait", mesh=0, skin=0))
-    gltf.scenes.append(g.Scene(nodes=[0, len(gltf.nodes) - 1]))
+    roots = [0, len(gltf.nodes) - 1]
+    if avatar.mouth is not None:
+        gltf.meshes.append(_mouth_mesh(gltf, pack, avatar))
+        gltf.nodes.append(g.Node(name="mouth", mesh=1, skin=0))
+        roots.append(len(gltf.nodes) - 1)
+    gltf.scenes.append(g.Scene(nodes=roots))
     gltf.buffers.append(g.Buffer(byteLength=len(pack.blob)))
     gltf.set_binary_blob(bytes(pack.blob))
     path.parent.mkdir(parents=True, exist_ok=True)
     gltf.save_binary(str(path))
     return path
+
+
+def _mouth_mesh(gltf: g.GLTF2, pack: _Packer, avatar: Avatar) -> g.Mesh:
+    """The mouth mesh (module docstring): rigid with the head joint."""
+    m = avatar.mouth
+    head = SMPL_JOINTS.index("head")
+    n = len(m.positions)
+    joints = np.zeros((n, 4), np.uint16)
+    joints[:, 0] = head
+    weights = np.zeros((n, 4), np.float32)
+    weights[:, 0] = 1
+    attrs = dict(POSITION=pack.accessor(m.positions.astype(np.float32), bounds=True),
+                 JOINTS_0=pack.accessor(joints), WEIGHTS_0=pack.accessor(weights))
+    targets = ([{"POSITION": pack.sparse_offsets(d)} for d in m.morphs]
+               if m.morphs is not None and avatar.morph_names else None)
+    mesh = g.Mesh(name="mouth", extras={"targetNames": list(avatar.morph_names)})
+    for role, tris, colour in (("depth", m.faces, (0.0, 0.0, 0.0)), ("multiply", m.cavity, m.tint)):
+        gltf.materials.append(g.Material(
+            name=f"mouth_{role}", alphaMode=g.MASK, alphaCutoff=0.5, doubleSided=True,
+            extensions={"KHR_materials_unlit": {}},
+            pbrMetallicRoughness=g.PbrMetallicRoughness(baseColorFactor=[*map(float, colour), 0.0],
+                                                        metallicFactor=0.0, roughnessFactor=1.0)))
+        extras = {"aniportrait": role} | ({"tint": [float(t) for t in m.tint]} if role == "multiply" else {})
+        mesh.primitives.append(g.Primitive(
+            attributes=g.Attributes(**attrs), indices=pack.accessor(tris.reshape(-1).astype(np.uint32),
+                                                                    g.ELEMENT_ARRAY_BUFFER),
+            material=len(gltf.materials) - 1, mode=g.TRIANGLES, targets=targets, extras=extras))
+    if avatar.morph_names and targets:
+        mesh.weights = [0.0] * len(avatar.morph_names)
+    return mesh
 
 
 def lv_level(avatar: Avatar, k: int) -> int:
@@ -170,6 +210,14 @@ def read_glb(path: str | Path) -> Avatar:
                                   _read(gltf, blob, prim.indices).reshape(-1, 3), _read(gltf, blob, at.JOINTS_0),
                                   _read(gltf, blob, at.WEIGHTS_0), morphs))
         ids.append((prim.extras or {}).get("level", len(ids)))
+    mouth = None
+    extra = [m for m in gltf.meshes[1:] if m.name == "mouth"]
+    if extra:
+        prims = {(p.extras or {}).get("aniportrait"): p for p in extra[0].primitives}
+        dp, mp = prims["depth"], prims["multiply"]
+        mouth = AvatarMouth(_read(gltf, blob, dp.attributes.POSITION), _read(gltf, blob, dp.indices).reshape(-1, 3),
+                            _read(gltf, blob, mp.indices).reshape(-1, 3), tuple(mp.extras["tint"]),
+                            np.stack([_read(gltf, blob, t["POSITION"]) for t in dp.targets]) if dp.targets else None)
     joints = gltf.nodes[:len(SMPL_JOINTS)]
     parents = np.full(len(joints), -1)
     for j, node in enumerate(joints):
@@ -178,4 +226,4 @@ def read_glb(path: str | Path) -> Avatar:
     pos = np.zeros((len(joints), 3), np.float32)
     for j in range(len(joints)):  # parents come first in SMPL's order
         pos[j] = np.asarray(joints[j].translation, np.float32) + (pos[parents[j]] if parents[j] >= 0 else 0)
-    return Avatar(levels, atlas, pos, parents, names, info={"level_ids": ids})
+    return Avatar(levels, atlas, pos, parents, names, info={"level_ids": ids}, mouth=mouth)

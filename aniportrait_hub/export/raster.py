@@ -5,8 +5,10 @@ What a glTF viewer does with the file, in Python: morph targets (on the CPU, onl
 that are on), then linear blend skinning with the body's joint transforms for the given pose (in
 the vertex shader), then the portrait camera of the volumetric
 renderer (same pinhole, same pixel centres), every level's triangles alpha-blended back to front
-over white, no depth test (:mod:`aniportrait_hub.export.avatar`). The alpha channel carries the
-coverage, so the mask comes out too.
+over white, no depth test (:mod:`aniportrait_hub.export.avatar`); then the mouth's interior:
+the face mesh into the depth buffer only, its cavity triangles where they are the nearest
+surface, multiplying the colour by the tint. The alpha channel carries the coverage, so the mask
+comes out too.
 
     raster = AvatarRaster(read_glb("portrait.glb"))
     image, mask = raster.render(camera, joint_transforms, expression, 512)
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from aniportrait_hub.export.avatar import Avatar
+from aniportrait_hub.export.avatar import SMPL_JOINTS, Avatar
 
 _VERTEX = """
 #version 330
@@ -40,6 +42,13 @@ uniform sampler2D atlas;
 in vec2 v_uv;
 out vec4 colour;
 void main() { colour = texture(atlas, v_uv); }
+"""
+_VERTEX_MOUTH = _VERTEX.replace("in vec2 uv;\n", "").replace("out vec2 v_uv;\n", "").replace("    v_uv = uv;\n", "")
+_TINT = """
+#version 330
+uniform vec3 tint;
+out vec4 colour;
+void main() { colour = vec4(tint, 1.0); }
 """
 
 
@@ -69,6 +78,10 @@ class AvatarRaster:
             raise RuntimeError(f"no OpenGL context: EGL could not be opened ({err}); install Mesa's EGL "
                                "(Debian: libegl1 libgl1-mesa-dri)") from err
         self.avatar = avatar
+        with self.ctx:  # several rasters in one process: each draws in its own context
+            self._upload(avatar)
+
+    def _upload(self, avatar: Avatar) -> None:
         self.prog = self.ctx.program(vertex_shader=_VERTEX, fragment_shader=_FRAGMENT)
         h, w = avatar.atlas.shape[:2]
         self.tex = self.ctx.texture((w, h), 4, np.ascontiguousarray(avatar.atlas).tobytes())
@@ -84,6 +97,22 @@ class AvatarRaster:
             vao = self.ctx.vertex_array(self.prog, [(vbo, "3f", "pos"), (rest[0], "2f", "uv"), (rest[1], "4f", "joints"),
                                                     (rest[2], "4f", "weights")], index_buffer=ibo, index_element_size=4)
             self.buffers.append((lv, vbo, vao, [False]))
+        self.mouth = None
+        if avatar.mouth is not None:
+            m = avatar.mouth
+            self.tint_prog = self.ctx.program(vertex_shader=_VERTEX_MOUTH, fragment_shader=_TINT)
+            n = len(m.positions)
+            joints, weights = np.zeros((n, 4), np.float32), np.zeros((n, 4), np.float32)
+            joints[:, 0], weights[:, 0] = SMPL_JOINTS.index("head"), 1
+            vbo = self.ctx.buffer(np.ascontiguousarray(m.positions, np.float32).tobytes(), dynamic=True)
+            rest = [self.ctx.buffer(a.tobytes()) for a in (joints, weights)]
+            vaos = []
+            for prog, tris in ((self.tint_prog, m.faces), (self.tint_prog, m.cavity)):
+                ibo = self.ctx.buffer(np.ascontiguousarray(tris, np.uint32).tobytes())
+                vaos.append(self.ctx.vertex_array(prog, [(vbo, "3f", "pos"), (rest[0], "4f", "joints"),
+                                                         (rest[1], "4f", "weights")],
+                                                  index_buffer=ibo, index_element_size=4))
+            self.mouth = (m, vbo, vaos, [False])
         self.fbo = None
 
     @staticmethod
@@ -99,6 +128,10 @@ class AvatarRaster:
 
     def render(self, camera, joint_transforms, expression=None, resolution: int = 512) -> tuple[np.ndarray, np.ndarray]:
         """-> image [res, res, 3] float32 on white in [0, 1], mask [res, res]."""
+        with self.ctx:  # made current here (another raster's context may be)
+            return self._render(camera, joint_transforms, expression, resolution)
+
+    def _render(self, camera, joint_transforms, expression, resolution: int) -> tuple[np.ndarray, np.ndarray]:
         import moderngl
 
         jt = np.asarray(joint_transforms.detach().cpu() if hasattr(joint_transforms, "detach") else joint_transforms,
@@ -124,9 +157,34 @@ class AvatarRaster:
                 vbo.write((lv.positions if p is None else p).tobytes())
                 moved[0] = p is not None
             vao.render(moderngl.TRIANGLES)
+        if self.mouth is not None:
+            self._mouth(ex, projection(camera), jt)
         out = np.frombuffer(self.fbo.read(components=4, dtype="f4"), np.float32).reshape(resolution, resolution, 4)
         out = out[::-1]  # OpenGL's first row is the bottom one
         return np.clip(out[..., :3], 0, 1), np.clip(out[..., 3], 0, 1)
+
+    def _mouth(self, ex, mvp: np.ndarray, jt: np.ndarray) -> None:
+        """The mouth's interior over the layers (module docstring)."""
+        import moderngl
+
+        m, vbo, (depth_vao, cavity_vao), moved = self.mouth
+        p = self.morphed(m, ex)
+        if p is not None or moved[0]:
+            vbo.write((m.positions if p is None else p).astype(np.float32).tobytes())
+            moved[0] = p is not None
+        prog = self.tint_prog
+        prog["mvp"].write(mvp.T.astype(np.float32).tobytes())
+        prog["joint"].write(np.ascontiguousarray(jt.transpose(0, 2, 1)).tobytes())
+        prog["tint"].value = tuple(m.tint)
+        self.ctx.enable(moderngl.DEPTH_TEST)
+        self.ctx.depth_func = "<"
+        self.ctx.blend_func = (moderngl.ZERO, moderngl.ONE)  # depth only: the colour is kept
+        depth_vao.render(moderngl.TRIANGLES)
+        self.ctx.depth_func = "<="
+        # colour times the tint; alpha (the coverage) kept
+        self.ctx.blend_func = (moderngl.DST_COLOR, moderngl.ZERO, moderngl.ZERO, moderngl.ONE)
+        cavity_vao.render(moderngl.TRIANGLES)
+        self.ctx.disable(moderngl.DEPTH_TEST)
 
     def release(self) -> None:
         self.ctx.release()

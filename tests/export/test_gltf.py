@@ -2,6 +2,7 @@
 reads back as written, and the raster path draws it like the volumetric renderer at the same
 labels; bad requests are refused by name and nothing is overwritten."""
 
+import dataclasses
 import json
 import math
 import os
@@ -62,6 +63,11 @@ def test_an_exported_avatar_is_valid_gltf_and_reads_back(exported, tmp_path):
         assert np.array_equal(a.positions, b.positions) and np.array_equal(a.indices, b.indices)
         assert np.array_equal(a.morphs, b.morphs) and np.array_equal(a.joints, b.joints)
     assert np.array_equal(avatar.atlas, back.atlas)
+    # the mouth's interior: the face mesh rigid with the head, its cavity a subset, the tint kept
+    assert back.mouth is not None and back.mouth.tint == pipe.render_settings.mouth_cavity
+    assert np.array_equal(back.mouth.positions, avatar.mouth.positions)
+    assert np.array_equal(back.mouth.cavity, avatar.mouth.cavity) and np.array_equal(back.mouth.morphs, avatar.mouth.morphs)
+    assert set(map(tuple, back.mouth.cavity)) <= set(map(tuple, back.mouth.faces))
     # the jaw opens the mouth: jawOpen moves the chin down, and only inside the face
     jaw = back.morph_names.index("jawOpen")
     moved = np.concatenate([lv.morphs[jaw] for lv in back.levels])
@@ -83,12 +89,26 @@ def test_the_raster_path_draws_the_avatar_like_the_volumetric_renderer(exported)
     with torch.no_grad():
         ref = pipe.render_frame(cache, exp, eul, cam, 128).image[0].permute(1, 2, 0).numpy()
         jt = pipe.renderer().body(cache.betas, eul).joint_transforms[0]
-    img, mask = raster.render(portrait_camera(cam, st.portrait_radius, st.portrait_fov_deg, st.portrait_shift), jt,
-                              exp[0], 128)
+    pc = portrait_camera(cam, st.portrait_radius, st.portrait_fov_deg, st.portrait_shift)
+    img, mask = raster.render(pc, jt, exp[0], 128)
     psnr = -10 * np.log10(((img - ref) ** 2).mean())
     assert psnr >= 30, psnr
     assert 0.2 < mask.mean() < 0.8
+    # the mouth's dark interior: hidden behind closed lips, shown (darker, closer to the
+    # volumetric renderer) when the jaw opens with a smile
+    bare = AvatarRaster(dataclasses.replace(raster.avatar, mouth=None))
+    assert np.abs(bare.render(pc, jt, exp[0], 128)[0] - img).max() < 2 / 255
+    names = list(pipe.face_model().exp_names)
+    exp[0, names.index("jawOpen")] = 0.6
+    exp[0, names.index("mouthSmileLeft")] = exp[0, names.index("mouthSmileRight")] = 0.5
+    with torch.no_grad():
+        ref = pipe.render_frame(cache, exp, eul, cam, 128).image[0].permute(1, 2, 0).numpy()
+    with_mouth, without = raster.render(pc, jt, exp[0], 128)[0], bare.render(pc, jt, exp[0], 128)[0]
+    assert (with_mouth.sum(-1) < without.sum(-1) - 0.3).sum() > 10  # the opening goes dark
+    err = lambda a: ((a - ref) ** 2).mean()
+    assert err(with_mouth) < err(without), (err(with_mouth), err(without))
     raster.release()
+    bare.release()
 
 
 def test_export_command_refuses_bad_requests_and_keeps_files(tmp_path):
