@@ -26,7 +26,12 @@ class DataConfig:
     split: str = "train"
     """Records used for training ('train'; held-out identities are never trained on)."""
     loader_threads: int = 2
-    """Threads decoding images."""
+    """Threads decoding one batch's images (in each loader worker, or in the step with 0 workers)."""
+    workers: int = 2
+    """``DataLoader`` worker processes preparing the next steps' batches while this one trains
+    (0: each batch is loaded inside its step)."""
+    prefetch: int = 2
+    """Batches each worker prepares ahead."""
 
 
 @dataclasses.dataclass
@@ -119,8 +124,10 @@ class TrainConfig:
     """Face-camera image side (stage 1: 128; stage 2: 256)."""
     seed: int = 0
     """Every step's batch and latents are a function of (seed, step): resuming is exact."""
-    mixed_precision: str = "no"
-    """'no' or 'bf16' (networks in bf16 autocast; rendering geometry and compositing stay fp32)."""
+    mixed_precision: str = ""
+    """'no' or 'bf16' (networks but M in bf16 autocast; rendering geometry and compositing stay
+    fp32); '' (default): what ``accelerate launch --mixed_precision`` or its config says, else
+    'no'. Set here it overrides the launcher."""
     resume: str = ""
     """'' (fresh run; refuses a folder holding checkpoints), 'latest', or a checkpoint folder."""
     log_every: int = 10
@@ -148,7 +155,7 @@ class TrainConfig:
             raise ValueError("data.path is required: a dataset folder (python -m aniportrait_hub.data.synthesize / prepare)")
         if self.stage == 2 and not self.model.init_from:
             raise ValueError("stage 2 needs model.init_from: the stage-1 pipeline folder (RUN/pipeline)")
-        if self.mixed_precision not in ("no", "bf16"):
+        if self.mixed_precision not in ("", "no", "bf16"):
             raise ValueError(f"mixed_precision must be 'no' or 'bf16', got {self.mixed_precision!r}")
         for name in ("steps", "resolution", "face_resolution", "log_every", "sample_every", "checkpoint_every"):
             if getattr(self, name) < 1:

@@ -9,6 +9,7 @@ process: rank r takes rows [r*b, (r+1)*b) of the step's global batch.
 from __future__ import annotations
 
 import dataclasses
+import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -86,7 +87,8 @@ class TrainingData:
             raise DatasetError(f"{path}: {len(missing)} record(s) have no face-camera image (face/NAME.png), e.g. "
                                f"{missing[:5]}; D_face needs them")
         self.resolution, self.face_resolution = resolution, face_resolution
-        self.pool = ThreadPoolExecutor(max(1, threads))
+        self.threads = max(1, threads)
+        self._pool = None  # made in the process that loads (a DataLoader worker is a fork)
         arr = ds.arrays(split)
         # Label dictionaries: identity rows (face id + betas), expression rows, pose + camera rows.
         self.face_id = torch.as_tensor(arr["face_id"])
@@ -115,7 +117,9 @@ class TrainingData:
     def real_batch(self, seed: int, step: int, global_batch: int, lo: int, hi: int) -> RealBatch:
         """Rows [lo, hi) of step ``step``'s global batch of real images."""
         idx = torch.randint(len(self.records), (global_batch,), generator=step_generator(seed, step, 0))[lo:hi].tolist()
-        loaded = list(self.pool.map(self._load, idx))
+        if self._pool is None or self._pool[0] != os.getpid():
+            self._pool = (os.getpid(), ThreadPoolExecutor(self.threads))
+        loaded = list(self._pool[1].map(self._load, idx))
         img = torch.as_tensor(np.stack([a for a, _ in loaded])).permute(0, 3, 1, 2).float() / 255
         face = torch.as_tensor(np.stack([f for _, f in loaded])).permute(0, 3, 1, 2).float() / 255
         return RealBatch(img, face, self.camera[idx])
@@ -128,3 +132,21 @@ class TrainingData:
         i_id, i_exp, i_pose = (torch.randint(n, (global_batch,), generator=g) for _ in range(3))
         return Conditions(self.face_id[i_id], self.betas[i_id], torch.randn(global_batch, noise_dim, generator=g),
                           self.expression[i_exp], self.joint_eulers[i_pose], self.camera[i_pose])
+
+
+class StepBatches(torch.utils.data.Dataset):
+    """Item ``step``: one process's rows [lo, hi) of that step's real batch and generator
+    conditions, as a dict of tensors (what a ``DataLoader`` pins and a worker sends): keys
+    ``real_image``, ``real_face``, ``real_camera`` (the real batch) and the :class:`Conditions`
+    fields.
+    A function of (seed, step), so a resumed run and a run without workers see the same."""
+
+    def __init__(self, data: TrainingData, seed: int, global_batch: int, lo: int, hi: int, noise_dim: int):
+        self.data, self.seed, self.global_batch, self.lo, self.hi = data, seed, global_batch, lo, hi
+        self.noise_dim = noise_dim
+
+    def __getitem__(self, step: int) -> dict[str, torch.Tensor]:
+        real = self.data.real_batch(self.seed, step, self.global_batch, self.lo, self.hi)
+        cond = self.data.conditions(self.seed, step, self.global_batch, self.noise_dim).slice(self.lo, self.hi)
+        return {"real_image": real.image, "real_face": real.face, "real_camera": real.camera,
+                **{f.name: getattr(cond, f.name) for f in dataclasses.fields(cond)}}

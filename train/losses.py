@@ -35,6 +35,36 @@ def r1_penalty(real_logits: torch.Tensor, real_input: torch.Tensor) -> torch.Ten
     return grad.pow(2).flatten(1).sum(1).mean()
 
 
+class FiniteWatch:
+    """Remembers, on the device, the first step at which each loss term was not finite, so the
+    trainer reads it only when it reads its logs (a check per step made the host wait for the
+    device every step). :meth:`check` raises :class:`NonFiniteLoss` for the earliest."""
+
+    def __init__(self):
+        self.first: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def watch(self, terms: dict[str, torch.Tensor], step: int) -> None:
+        for name, value in terms.items():
+            v = value.detach().float().reshape(())
+            seen, val = self.first.get(name, (None, None))
+            if seen is None:
+                seen, val = torch.full((), -1, dtype=torch.long, device=v.device), torch.zeros((), device=v.device)
+            new = ~torch.isfinite(v) & (seen < 0)
+            self.first[name] = (torch.where(new, torch.full_like(seen, step), seen), torch.where(new, v, val))
+
+    def check(self) -> None:
+        if not self.first:
+            return
+        names = list(self.first)
+        steps = torch.stack([self.first[n][0] for n in names]).tolist()  # one read for all terms
+        bad = [(s, i) for i, s in enumerate(steps) if s >= 0]
+        if bad:
+            step, i = min(bad)
+            value = self.first[names[i]][1].item()
+            raise NonFiniteLoss(f"step {step}: loss term '{names[i]}' is {value}; stopping (the last good "
+                                "checkpoint is kept)")
+
+
 def check_finite(terms: dict[str, torch.Tensor], step: int) -> None:
     """Raise :class:`NonFiniteLoss` naming the first non-finite term."""
     for name, value in terms.items():

@@ -27,8 +27,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `python train/train.py` from anywhere
 
 from train.config import TrainConfig, config_dict, parse_config  # noqa: E402
-from train.data import Conditions, TrainingData, regulariser_points  # noqa: E402
-from train.losses import DISCRIMINATORS, check_finite, d_logistic, g_nonsaturating, r1_penalty  # noqa: E402
+from train.data import Conditions, RealBatch, StepBatches, TrainingData, regulariser_points  # noqa: E402
+from train.losses import DISCRIMINATORS, FiniteWatch, d_logistic, g_nonsaturating, r1_penalty  # noqa: E402
 from aniportrait_hub.rendering.cameras import portrait_face_crop  # noqa: E402
 from train.modules import STAGE_MODULES, EMA, Discriminators, TrainGenerator, loss_regularisers  # noqa: E402
 
@@ -40,15 +40,24 @@ class Trainer:
 
     def __init__(self, cfg: TrainConfig):
         from accelerate import Accelerator
-        from accelerate.utils import ProjectConfiguration
+        from accelerate.utils import DistributedDataParallelKwargs, ProjectConfiguration
 
         from aniportrait_hub.data.priors import priors_from_dataset
         from aniportrait_hub.pipelines import AniPortraitGAN
 
         self.cfg = cfg
         self.out = Path(cfg.out)
-        self.acc = Accelerator(mixed_precision=cfg.mixed_precision, log_with="tensorboard",
+        # DDP: the per-person buffers (body model, face model, priors: ~45 MB) never change, so
+        # they are not broadcast on every forward; every trainable parameter gets a gradient in
+        # every step (TrainGenerator freezes what a model's forward never reads).
+        ddp = DistributedDataParallelKwargs(broadcast_buffers=False, find_unused_parameters=False)
+        self.acc = Accelerator(mixed_precision=cfg.mixed_precision or None, log_with="tensorboard",
+                               kwargs_handlers=[ddp],
                                project_config=ProjectConfiguration(project_dir=str(self.out), logging_dir=str(self.out / "logs")))
+        if self.acc.mixed_precision not in ("no", "bf16"):
+            raise ValueError(f"mixed precision {self.acc.mixed_precision!r} (from accelerate launch or its config) is "
+                             "not supported: use 'no' or 'bf16'")
+        cfg.mixed_precision = self.acc.mixed_precision  # what runs, recorded in config.json
         # 1. Data first: a broken dataset is reported (every file) before any model is built.
         self.data = TrainingData(cfg.data.path, cfg.data.split, cfg.resolution, cfg.face_resolution, cfg.data.loader_threads)
         ckpt = self._resume_path()
@@ -70,7 +79,7 @@ class Trainer:
         disc = Discriminators(cfg.resolution, cfg.face_resolution, cfg.model.d_channel_base, cfg.model.d_channel_max,
                               cfg.model.d_mbstd_group, cfg.model.d_camera_conditioning)
         self.ema = EMA(gen, cfg.optim.ema_decay)
-        if cfg.mixed_precision == "bf16":
+        if self.acc.mixed_precision == "bf16":
             gen.enable_network_autocast(torch.bfloat16)  # after the EMA copy: it stays plain float32
         self.estimator = None
         if cfg.loss.landmark > 0:
@@ -85,8 +94,10 @@ class Trainer:
         opt_g = torch.optim.Adam([p for p in gen.parameters() if p.requires_grad], lr=o.lr_g, betas=o.betas, eps=o.eps)
         opt_d = torch.optim.Adam(disc.parameters(), lr=o.lr_d, betas=o.betas, eps=o.eps)
         self.gen, self.disc, self.opt_g, self.opt_d = self.acc.prepare(gen, disc, opt_g, opt_d)
+        self.ema.to(self.acc.device)  # made before prepare (a plain copy): the averages live beside the weights
         self.acc.register_for_checkpointing(self.ema)
         self.step = 0
+        self.finite = FiniteWatch()
         if ckpt is not None:
             self.acc.load_state(str(ckpt))
             state = json.loads((ckpt / "trainer_state.json").read_text())
@@ -97,7 +108,7 @@ class Trainer:
             name = "config.json" if self.step == 0 else f"config-resume-{self.step:07d}.json"
             (self.out / name).write_text(json.dumps(config_dict(cfg), indent=1))
         self.acc.init_trackers("train", config={k: v for k, v in _flat(config_dict(cfg)).items()})
-        self.fixed = self.data.conditions(12345, 0, cfg.num_samples, self.noise_dim, stream=7)
+        self.fixed = _to(self.data.conditions(12345, 0, cfg.num_samples, self.noise_dim, stream=7), self.acc.device)
 
     # ------------------------------------------------------------------ checkpoints
     def _resume_path(self) -> Path | None:
@@ -195,7 +206,7 @@ class Trainer:
 
         cfg = self.cfg
         gen = TrainGenerator(self.ema_pipeline(), cfg.stage, cfg.resolution, cfg.face_resolution, trainable=False)
-        out = gen(self.fixed)
+        out = gen.to(self.acc.device)(self.fixed)
         r = cfg.resolution
         face = torch.nn.functional.interpolate(out.face, size=(r, r), mode="bilinear", align_corners=False)
         d = out.depth
@@ -222,17 +233,39 @@ class Trainer:
         Image.fromarray((grid.numpy() * 255).round().astype("uint8")).save(path)
 
     # ------------------------------------------------------------------ one step
-    def train_step(self) -> dict[str, float]:
+    def batches(self, start: int) -> StepBatches:
+        """This process's rows of every step's batch from ``start`` (real images and generator
+        conditions, a function of (seed, step))."""
         cfg, acc = self.cfg, self.acc
+        b = cfg.data.batch_size
+        return StepBatches(self.data, cfg.seed, b * acc.num_processes, acc.process_index * b,
+                           (acc.process_index + 1) * b, self.noise_dim)
+
+    def loader(self):
+        """The steps from here to the end through a ``DataLoader``: decoded by ``data.workers``
+        processes ahead of the step (``data.prefetch`` each), in pinned memory on CUDA."""
+        from torch.utils.data import DataLoader
+
+        w = self.cfg.data.workers
+        return DataLoader(self.batches(self.step), batch_size=None, sampler=range(self.step, self.cfg.steps),
+                          num_workers=w, pin_memory=self.acc.device.type == "cuda",
+                          prefetch_factor=self.cfg.data.prefetch if w else None, collate_fn=None)
+
+    def train_step(self, batch: dict | None = None) -> dict[str, torch.Tensor]:
+        """One D and one G update. ``batch``: this step's item of :meth:`loader` (None: loaded
+        here). The logged values come back as device tensors: read them on log steps only."""
+        cfg, acc = self.cfg, self.acc
+        dev = acc.device
         b = cfg.data.batch_size
         gb = b * acc.num_processes
         lo, hi = acc.process_index * b, (acc.process_index + 1) * b
-        dev = acc.device
-        real = self.data.real_batch(cfg.seed, self.step, gb, lo, hi)
-        cond = _to(self.data.conditions(cfg.seed, self.step, gb, self.noise_dim).slice(lo, hi), dev)
+        if batch is None:
+            batch = self.batches(self.step)[self.step]
+        real = RealBatch(*(batch[k].to(dev, non_blocking=True) for k in ("real_image", "real_face", "real_camera")))
+        cond = Conditions(*(batch[k].to(dev, non_blocking=True) for k in Conditions.__dataclass_fields__))
         gen_raw = acc.unwrap_model(self.gen)
         disc_raw = acc.unwrap_model(self.disc)
-        logs: dict[str, float] = {}
+        logs: dict[str, torch.Tensor] = {}
         # 1. Discriminators: logistic loss on reals and fakes (one forward) + R1.
         do_r1 = cfg.loss.r1_gamma > 0 and self.step % cfg.loss.r1_interval == 0
         with torch.no_grad():
@@ -248,15 +281,15 @@ class Trainer:
             w = getattr(cfg.loss, weight)
             lr, lf = real_logits[name], fake_logits[name]
             terms[f"D/{name}"] = w * d_logistic(lr, lf)
-            logs[f"D/{name}_real"], logs[f"D/{name}_fake"] = lr.mean().item(), lf.mean().item()
+            logs[f"D/{name}_real"], logs[f"D/{name}_fake"] = lr.detach().mean(), lf.detach().mean()
             if do_r1:
                 r1 = r1_penalty(lr, real_img if key == "image" else real_face)
                 terms[f"R1/{name}"] = w * cfg.loss.r1_gamma / 2 * cfg.loss.r1_interval * r1
-                logs[f"R1/{name}_raw"] = r1.item()
-        check_finite(terms, self.step)
+                logs[f"R1/{name}_raw"] = r1.detach()
+        self.finite.watch(terms, self.step)
         d_loss = sum(terms.values())
         logs["grad_norm/D"] = self._update(self.opt_d, self.disc, d_loss, cfg.optim.grad_clip_d)
-        logs.update({k: v.item() for k, v in terms.items()})
+        logs.update({k: v.detach() for k, v in terms.items()})
         # 2. Generator: non-saturating loss through the (frozen) discriminators + regularisers.
         disc_raw.requires_grad_(False)
         reg = None
@@ -272,27 +305,28 @@ class Trainer:
 
             gterms["reg/landmark"] = cfg.loss.landmark * landmark_loss(
                 gen_raw.face_model, cond.face_id, cond.expression, self.estimator(out.face))
-        check_finite(gterms, self.step)
+        self.finite.watch(gterms, self.step)
         g_loss = sum(gterms.values())
         logs["grad_norm/G"] = self._update(self.opt_g, self.gen, g_loss, cfg.optim.grad_clip)
         disc_raw.requires_grad_(True)
         self.ema.update(gen_raw, self.trained, self.step if cfg.optim.ema_rampup else None)
-        logs.update({k: v.item() for k, v in gterms.items()})
-        logs["loss/D"], logs["loss/G"] = d_loss.item(), g_loss.item()
+        logs.update({k: v.detach() for k, v in gterms.items()})
+        logs["loss/D"], logs["loss/G"] = d_loss.detach(), g_loss.detach()
         return logs
 
     def _crop(self, image: torch.Tensor) -> torch.Tensor:
         """D_face's input cut from portraits (``loss.face_source='portrait_crop'``)."""
         return portrait_face_crop(image, self.pipe.render_settings, self.cfg.face_resolution)
 
-    def _update(self, opt, model, loss: torch.Tensor, max_norm: float) -> float:
-        """ONE backward of the summed loss, gradient clipping (0 = none), step; the gradient norm."""
+    def _update(self, opt, model, loss: torch.Tensor, max_norm: float) -> torch.Tensor:
+        """ONE backward of the summed loss, gradient clipping (0 = none), step; the gradient norm
+        (a device tensor)."""
         opt.zero_grad(set_to_none=True)
         self.acc.backward(loss)
         params = [p for p in model.parameters() if p.grad is not None]
-        norm = self.acc.clip_grad_norm_(params, max_norm if max_norm > 0 else math.inf) if params else 0.0
+        norm = self.acc.clip_grad_norm_(params, max_norm if max_norm > 0 else math.inf) if params else None
         opt.step()
-        return float(norm)
+        return norm.detach() if isinstance(norm, torch.Tensor) else torch.zeros((), device=loss.device)
 
     # ------------------------------------------------------------------ loop
     def train(self) -> None:
@@ -304,20 +338,31 @@ class Trainer:
             self.write_samples()
         bar = tqdm(total=cfg.steps, initial=self.step, desc=f"stage {cfg.stage}", disable=not self.acc.is_main_process)
         gb = cfg.data.batch_size * self.acc.num_processes
-        while self.step < cfg.steps:
-            t0 = time.perf_counter()
-            logs = self.train_step()
+        t0, done = time.perf_counter(), 0
+        for batch in self.loader():
+            logs = self.train_step(batch)
             self.step += 1
-            logs["images_per_s"] = gb / (time.perf_counter() - t0)
-            if self.step % cfg.log_every == 0 or self.step == cfg.steps:
-                self.acc.log(logs, step=self.step)
-            if self.acc.is_main_process and (self.step % cfg.sample_every == 0 or self.step == cfg.steps):
+            done += 1
+            last = self.step == cfg.steps
+            if self.step % cfg.log_every == 0 or last:
+                # the only place the host reads the step's values (and the non-finite watch)
+                self.finite.check()
+                names = list(logs)
+                values = dict(zip(names, torch.stack([logs[n].float().reshape(()) for n in names]).tolist()))
+                values["images_per_s"] = gb * done / (time.perf_counter() - t0)
+                t0, done = time.perf_counter(), 0
+                self.acc.log(values, step=self.step)
+                bar.set_postfix(D=f"{values['loss/D']:.3f}", G=f"{values['loss/G']:.3f}",
+                                ips=f"{values['images_per_s']:.2f}")
+            if self.acc.is_main_process and (self.step % cfg.sample_every == 0 or last):
                 self.write_samples()
-            if self.step % cfg.checkpoint_every == 0 or self.step == cfg.steps:
+            if self.step % cfg.checkpoint_every == 0 or last:
+                self.finite.check()  # a checkpoint never holds weights a non-finite step made
                 self.save_checkpoint()
             bar.update(1)
-            bar.set_postfix(D=f"{logs['loss/D']:.3f}", G=f"{logs['loss/G']:.3f}", ips=f"{logs['images_per_s']:.2f}")
         bar.close()
+        if self.acc.device.type == "cuda":  # read by benchmarks/gpu.py
+            print(f"peak_memory_gb={torch.cuda.max_memory_allocated(self.acc.device) / 2**30:.3f}", file=sys.stderr)
         self.acc.end_training()
 
 

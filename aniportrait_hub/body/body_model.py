@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import smplx
 import torch
-from smplx.lbs import batch_rigid_transform, blend_shapes, vertices2joints
+from smplx.lbs import blend_shapes, transform_mat, vertices2joints
 from smplx.utils import Struct
 
 from aniportrait_hub.body.assets import OPEN_ASSET_PATH, AssetError, check_smpl_arrays, load_npz
@@ -38,6 +38,7 @@ from aniportrait_hub.body.conventions import (
     UPPER_BODY_JOINTS,
     euler_zyx_to_matrix,
 )
+from aniportrait_hub.host import on_host
 
 #: smplx's extra-keypoint vertex names; an asset gives its own ids (a mesh other than SMPL's
 #: needs them, smplx's defaults index SMPL's topology).
@@ -241,6 +242,8 @@ class BodyModel(torch.nn.Module):
             raise ValueError(f"batch sizes differ: betas {betas.shape[0]}, joint_eulers {joint_eulers.shape[0]}")
         for name, t, limit, unit in (("betas", betas, MAX_ABS_BETA, "std"),
                                      ("joint_eulers", joint_eulers, MAX_ABS_EULER, "rad")):
+            if not on_host(t):  # reading values would make the host wait for the device
+                continue
             if not torch.isfinite(t).all():
                 raise ValueError(f"{name} holds NaN or infinite values")
             worst = t.detach().abs().max().item() if t.numel() else 0.0
@@ -310,7 +313,7 @@ class BodyModel(torch.nn.Module):
         rot = torch.cat([self.pose_rotations(joint_eulers), self._canonical_rotations(joint_eulers).expand(b, -1, -1, -1)])
         eye = torch.eye(3, dtype=rot.dtype, device=rot.device)
         # 3. Forward kinematics; neutral -> posed joint transforms (metric frame).
-        j_posed, rel = batch_rigid_transform(rot, j_rest.repeat(2, 1, 1), s.parents)  # rel [2B, J, 4, 4]
+        j_posed, rel = rigid_chain(rot, j_rest.repeat(2, 1, 1), self._parent_list())  # rel [2B, J, 4, 4]
         joint_t = rel[:b] @ torch.linalg.inv(rel[b:])  # [B, J, 4, 4]
         # World normalisation: x = (p - origin) / scale.
         frame = self.world_frame
@@ -355,17 +358,25 @@ class BodyModel(torch.nn.Module):
         for the last ``vertex_ids`` asked: a label fit asks for the same ones a few thousand
         times, and the gathers were a tenth of its step)."""
         s = self.smpl
-        key = (vertex_ids.cpu().numpy().tobytes(), s.shapedirs.device, s.shapedirs.dtype,
+        # keyed by the index tensor itself (held by the cache, so no other tensor can take its
+        # place) and its version: reading its values for the key was a host sync per call
+        key = (vertex_ids._version, s.shapedirs.device, s.shapedirs.dtype,
                s.v_template._version, s.shapedirs._version, s.posedirs._version, s.lbs_weights._version)
         cache = getattr(self, "_subset_cache", None)
-        if cache is None or cache[0] != key:
+        if cache is None or cache[0] != key or cache[5] is not vertex_ids:
             ids = vertex_ids.to(s.shapedirs.device)
             posedirs = s.posedirs
             if self.has_pose_correctives:
                 posedirs = posedirs.view(posedirs.shape[0], -1, 3)[:, ids].reshape(posedirs.shape[0], -1)
-            cache = (key, s.v_template[ids], s.shapedirs[ids], posedirs, s.lbs_weights[ids])
+            cache = (key, s.v_template[ids], s.shapedirs[ids], posedirs, s.lbs_weights[ids], vertex_ids)
             self._subset_cache = cache
-        return cache[1:]
+        return cache[1:5]
+
+    def _parent_list(self) -> list[int]:
+        """The joint tree as Python ints (read from the device once)."""
+        if getattr(self, "_parents", None) is None:
+            self._parents = [int(p) for p in self.smpl.parents.cpu()]
+        return self._parents
 
     def _joint_shape(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The joint regressor contracted with the template [J, 3] and the shape basis
@@ -396,3 +407,24 @@ def _conjugate(t: torch.Tensor, origin: torch.Tensor, scale: float) -> torch.Ten
     out = t.clone()
     out[..., :3, 3] = ((t[..., :3, :3] @ o.unsqueeze(-1))[..., 0] + t[..., :3, 3] - o) / scale
     return out
+
+
+def rigid_chain(rot: torch.Tensor, joints: torch.Tensor, parents: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Forward kinematics: posed joints [B, J, 3] and the rest -> posed transforms [B, J, 4, 4]
+    of rotations ``rot`` [B, J, 3, 3] about rest ``joints`` [B, J, 3] on the tree ``parents``.
+
+    The same arithmetic as smplx's ``batch_rigid_transform`` (its values, bit for bit), with the
+    tree as Python ints: smplx walks it by indexing a list with elements of its ``parents``
+    tensor, which on a GPU is a host sync per joint (23 per call, two calls a frame)."""
+    j = joints.unsqueeze(-1)
+    rel_joints = j.clone()
+    rel_joints[:, 1:] -= j[:, parents[1:]]
+    mats = transform_mat(rot.reshape(-1, 3, 3), rel_joints.reshape(-1, 3, 1)).reshape(-1, j.shape[1], 4, 4)
+    chain = [mats[:, 0]]
+    for i in range(1, len(parents)):
+        chain.append(torch.matmul(chain[parents[i]], mats[:, i]))
+    transforms = torch.stack(chain, dim=1)
+    posed = transforms[:, :, :3, 3]
+    homogen = torch.nn.functional.pad(j, [0, 0, 0, 1])
+    rel = transforms - torch.nn.functional.pad(torch.matmul(transforms, homogen), [3, 0, 0, 0, 0, 0, 0, 0])
+    return posed, rel

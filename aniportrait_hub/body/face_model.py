@@ -25,6 +25,7 @@ import torch
 from aniportrait_hub.body.assets import OPEN_ASSET_PATH, AssetError, load_npz
 from aniportrait_hub.body.body_model import BodyModel
 from aniportrait_hub.body.conventions import HEAD
+from aniportrait_hub.host import on_host
 
 #: Deep3DFaceRecon's 68 keypoints (iBUG order, 0-based) used to place a BFM face: body landmark
 #: name -> keypoints averaged. iBUG 36-41 is the subject's right eye, 42-47 the left one.
@@ -182,7 +183,7 @@ class FaceModel(torch.nn.Module):
             if not torch.is_tensor(t) or t.dim() != 2 or t.shape[1] != k:
                 raise ValueError(f"{name} must be a tensor [B, {k}] for this face model ({self.basis_name}), "
                                  f"got {tuple(t.shape) if torch.is_tensor(t) else type(t).__name__}")
-            if not torch.isfinite(t).all():
+            if on_host(t) and not torch.isfinite(t).all():  # values read on the host only
                 raise ValueError(f"{name} holds NaN or infinite values")
             if b is not None and t.shape[0] != b:
                 raise ValueError(f"batch sizes differ: identity {b}, expression {t.shape[0]}")
@@ -234,16 +235,23 @@ class FaceModel(torch.nn.Module):
         """For body vertices [V']: the positions among them that are face vertices, and the
         identity and expression bases at those (kept for the last ``vertex_ids`` asked: a label
         fit asks for the same ones a few thousand times)."""
-        key = (vertex_ids.cpu().numpy().tobytes(), self.id_basis.device, self.id_basis.dtype,
+        # keyed by the index tensor itself (the cache holds it) and its version, not its values
+        # (reading them was a host sync per call)
+        key = (vertex_ids._version, self.id_basis.device, self.id_basis.dtype,
                self.id_basis._version, self.exp_basis._version)  # a changed basis (load_state_dict) misses
         cache = getattr(self, "_subset_cache", None)
-        if cache is None or cache[0] != key:
+        if cache is None or cache[0] != key or cache[-1] is not vertex_ids:
             body_ids, face_ids = self.body_vertex_ids, self.body_face_ids
             lookup = torch.full((self.num_body_vertices,), -1, dtype=torch.long, device=body_ids.device)
             lookup[body_ids] = face_ids
             sub = lookup[vertex_ids.to(body_ids.device)]
-            pos = torch.nonzero(sub >= 0)[:, 0]
-            cache = (key, pos, self.id_basis[:, sub[pos]], self.exp_basis[:, sub[pos]])
+            if on_host(sub):
+                pos = torch.nonzero(sub >= 0)[:, 0]
+                cache = (key, pos, self.id_basis[:, sub[pos]], self.exp_basis[:, sub[pos]], vertex_ids)
+            else:  # every asked vertex, the bases zeroed off the face (no host-sized selection)
+                face = (sub >= 0).to(self.id_basis.dtype).view(1, -1, 1)
+                pos, at = torch.arange(len(sub), device=sub.device), sub.clamp_min(0)
+                cache = (key, pos, self.id_basis[:, at] * face, self.exp_basis[:, at] * face, vertex_ids)
             self._subset_cache = cache
         return cache[1], cache[2], cache[3]
 

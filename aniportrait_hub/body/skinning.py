@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from aniportrait_hub.body.body_model import BodyOutput
+from aniportrait_hub.host import on_host
 
 
 @dataclasses.dataclass
@@ -66,14 +67,14 @@ def nearest_vertex_indices(points: torch.Tensor, vertices: torch.Tensor, k: int 
                          f"and {tuple(vertices.shape)}")
     if points.shape[0] != vertices.shape[0]:
         raise ValueError(f"batch sizes differ: points {points.shape[0]}, vertices {vertices.shape[0]}")
-    if points.device.type == "cpu" and k > 1:
+    if on_host(points) and k > 1:
         from scipy.spatial import cKDTree
 
         bound = np.inf if reach is None else reach
         return torch.stack([torch.from_numpy(np.asarray(cKDTree(v.float().numpy()).query(
             p.float().numpy(), k, workers=-1, distance_upper_bound=bound)[1], dtype=np.int64).reshape(-1, k))
             for p, v in zip(points.detach(), vertices.detach())])
-    if points.device.type == "cpu":
+    if on_host(points):
         import faiss
 
         # faiss answers fewer than 128k queries with a scalar loop (6 us a query here) and more

@@ -24,6 +24,7 @@ from torch import nn
 from aniportrait_hub.body.conventions import NUM_BETAS
 from aniportrait_hub.conditioning.mapping import FiLMMapping, FiLMParams
 from aniportrait_hub.fields.siren import FiLMSiren
+from aniportrait_hub.host import on_host
 
 
 class ExpressionDeformer(ModelMixin, ConfigMixin):
@@ -237,6 +238,8 @@ class ExpressionGuide:
 
         if self.faces is None:
             raise ValueError("this ExpressionGuide has no triangles (build it with from_face_model)")
+        if not on_host(origins):
+            return self._first_hits_torch(origins, directions)
         n_v = int(self.faces.max()) + 1
         depth = torch.full(origins.shape[:2], float("inf"), dtype=origins.dtype, device=origins.device)
         triangle = torch.full(origins.shape[:2], -1, dtype=torch.long, device=origins.device)
@@ -245,6 +248,33 @@ class ExpressionGuide:
                         origins[b].double().cpu().numpy(), directions[b].double().cpu().numpy(), (origins.shape[1],))
             depth[b] = torch.from_numpy(hits.depth).to(depth)
             triangle[b] = torch.from_numpy(hits.triangle).to(triangle)
+        hit = torch.isfinite(depth)
+        points = origins + directions * torch.where(hit, depth, torch.zeros_like(depth)).unsqueeze(-1)
+        return depth, points, triangle
+
+    def _first_hits_torch(self, origins: torch.Tensor, directions: torch.Tensor,
+                          chunk: int = 1024) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """:meth:`first_hits` as batched Moller-Trumbore ray-triangle tests in torch (every ray
+        against every triangle, ``chunk`` rays at a time): no host copies, for accelerators.
+        Embree's answers to within float32 rounding (test)."""
+        tri = self.points[:, self.faces.reshape(-1)].view(origins.shape[0], -1, 3, 3).to(origins.dtype)  # [B, F, 3, 3]
+        v0, e1, e2 = tri[:, :, 0], tri[:, :, 1] - tri[:, :, 0], tri[:, :, 2] - tri[:, :, 0]
+        depth, triangle = [], []
+        for o, d in zip(origins.split(chunk, 1), directions.split(chunk, 1)):
+            p = torch.cross(d[:, :, None], e2[:, None], dim=-1)  # [B, r, F, 3]
+            det = (e1[:, None] * p).sum(-1)
+            inv = 1.0 / torch.where(det.abs() > 1e-12, det, torch.ones_like(det))
+            s = o[:, :, None] - v0[:, None]
+            u = (s * p).sum(-1) * inv
+            q = torch.cross(s, e1[:, None].expand_as(s), dim=-1)
+            v = (d[:, :, None] * q).sum(-1) * inv
+            t = (e2[:, None] * q).sum(-1) * inv
+            ok = (det.abs() > 1e-12) & (u >= 0) & (v >= 0) & (u + v <= 1) & (t > 0)
+            t = torch.where(ok, t, torch.full_like(t, float("inf")))
+            best, idx = t.min(-1)
+            depth.append(best)
+            triangle.append(torch.where(torch.isfinite(best), idx, torch.full_like(idx, -1)))
+        depth, triangle = torch.cat(depth, 1), torch.cat(triangle, 1)
         hit = torch.isfinite(depth)
         points = origins + directions * torch.where(hit, depth, torch.zeros_like(depth)).unsqueeze(-1)
         return depth, points, triangle
@@ -258,6 +288,8 @@ class ExpressionGuide:
         only near the face (a 128^2 frame's 137k support samples: ~1/3 searched)."""
         from aniportrait_hub.body.skinning import nearest_vertex_indices
 
+        if not on_host(points):
+            return self._offsets_everywhere(points, k, sigma, reach)
         out = torch.zeros_like(points)
         for b in range(points.shape[0]):
             keep = self.points[b].abs().amax(-1) < PARKED / 2  # the guide's real points
@@ -288,6 +320,30 @@ class ExpressionGuide:
             w = torch.softmax(-d2 / sigma ** 2, -1)[:, :k] * found
             out = _put_rows(out, b, near_face, (off[idx] * w.unsqueeze(-1)).sum(1))
         return out
+
+
+    def _offsets_everywhere(self, points: torch.Tensor, k: int, sigma: float, reach: float) -> torch.Tensor:
+        """:meth:`offsets_at` without the host's shortcuts (the voxel pre-pass, the masks, the
+        skip of a neutral face): every point's k nearest guide vertices (parked ones are never
+        within ``reach``), the same blend. For accelerators; equal values (test)."""
+        from aniportrait_hub.body.skinning import nearest_vertex_indices
+
+        v, off = self.points.to(points.dtype), self.offsets.to(points.dtype)
+        idx = nearest_vertex_indices(points, v, k, reach=reach)  # [B, N, k]; V where none within reach
+        n_v = v.shape[1]
+        found = idx < n_v
+        idx = idx.clamp(max=n_v - 1)
+        nb = _gather_rows(v, idx)
+        d2 = (points.unsqueeze(2) - nb).pow(2).sum(-1)
+        d2 = torch.cat([torch.where(found, d2, reach ** 2), torch.full_like(d2[..., :1], reach ** 2)], -1)
+        w = torch.softmax(-d2 / sigma ** 2, -1)[..., :k] * found
+        return (_gather_rows(off, idx) * w.unsqueeze(-1)).sum(2)
+
+
+def _gather_rows(rows: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    """rows [B, V, C] at idx [B, N, k] -> [B, N, k, C]."""
+    b, n, k = idx.shape
+    return torch.gather(rows, 1, idx.reshape(b, n * k, 1).expand(-1, -1, rows.shape[-1])).view(b, n, k, -1)
 
 
 #: Where the guide parks the points of seams that have not opened (never a query's neighbour).

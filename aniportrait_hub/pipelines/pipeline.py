@@ -29,12 +29,18 @@ from aniportrait_hub.deformation.expression_deformer import ExpressionDeformer
 from aniportrait_hub.deformation.pose_deformer import PoseDeformer
 from aniportrait_hub.fields.manifold import ManifoldPredictor
 from aniportrait_hub.fields.radiance import RadianceGenerator
+from aniportrait_hub.host import on_host
 from aniportrait_hub.models.body_assets import BodyFaceAssets
 from aniportrait_hub.models.presets import preset
 from aniportrait_hub.pipelines.animation import DrivingSequence
-from aniportrait_hub.rendering.renderer import (IdentityCache, PortraitRenderer, RenderOutput, RenderSettings,
-                                                radiance_latent)
 from aniportrait_hub.rendering.map_residual import MapResidual, apply_map_residual
+from aniportrait_hub.rendering.renderer import (
+    IdentityCache,
+    PortraitRenderer,
+    RenderOutput,
+    RenderSettings,
+    radiance_latent,
+)
 from aniportrait_hub.rendering.superres import ManifoldSuperResolution
 
 #: Rows of the priors averaged for truncation (reference: 10k identities).
@@ -205,8 +211,12 @@ class AniPortraitGAN(DiffusionPipeline):
 
     @classmethod
     def _from_personal(cls, folder: Path, kwargs: dict) -> "AniPortraitGAN":
-        from aniportrait_hub.inversion.personal import (IDENTITY_FILE, read_identity_file, read_personal_reference,
-                                                        weights_fingerprint)
+        from aniportrait_hub.inversion.personal import (
+            IDENTITY_FILE,
+            read_identity_file,
+            read_personal_reference,
+            weights_fingerprint,
+        )
         from aniportrait_hub.pretrained import DEFAULT_MODEL
 
         ref = read_personal_reference(folder)
@@ -293,6 +303,16 @@ class AniPortraitGAN(DiffusionPipeline):
         self.register_to_config(render_settings=RenderSettings.from_dict(
             {**self.render_settings.to_dict(), **overrides}).to_dict())
         self.reset_runtime()
+
+    def to(self, *args, **kwargs) -> "AniPortraitGAN":
+        """``DiffusionPipeline.to``, then, where the device or dtype changed, the derived runtime
+        data (renderer, body and face model, field grid) is dropped: it was built on the old
+        device and would keep rendering there."""
+        before = (self.device, self.dtype)
+        out = super().to(*args, **kwargs)
+        if (self.device, self.dtype) != before:
+            self.reset_runtime()
+        return out
 
     def reset_runtime(self) -> None:
         """Forget derived runtime data (renderer, field grid, manifold heights, truncation means)."""
@@ -435,7 +455,7 @@ class AniPortraitGAN(DiffusionPipeline):
         if expression.dim() != 2 or expression.shape != (b, exp_dim):
             raise ValueError(f"expression must be [B={b}, {exp_dim}] ({self.assets.config.basis_name} units), got "
                              f"{tuple(expression.shape)}")
-        if not torch.isfinite(expression).all() or expression.abs().max() > 10:
+        if on_host(expression) and (not torch.isfinite(expression).all() or expression.abs().max() > 10):
             raise ValueError("expression coefficients must be finite and within [-10, 10]")
         dev = self.device
         field = self.field_grid() if fast else None

@@ -16,6 +16,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from aniportrait_hub.host import on_host
+
 
 @dataclasses.dataclass
 class Camera:
@@ -43,6 +45,8 @@ def check_camera(camera: torch.Tensor) -> None:
     if not torch.is_tensor(camera) or camera.dim() != 2 or camera.shape[1] != 2:
         raise ValueError(f"camera must be a tensor [B, 2] (pitch, yaw) in radians, got "
                          f"{tuple(camera.shape) if torch.is_tensor(camera) else type(camera).__name__}")
+    if not on_host(camera):  # values are read on the host only (a device would wait)
+        return
     if not torch.isfinite(camera).all() or (camera <= 0).any() or (camera >= math.pi).any():
         bad = camera[(camera <= 0) | (camera >= math.pi) | ~torch.isfinite(camera)]
         raise ValueError(f"camera angle {bad.flatten()[0].item():.3f} rad is outside (0, pi); frontal is (pi/2, pi/2)")

@@ -12,6 +12,8 @@ import dataclasses
 import torch
 import torch.nn.functional as F
 
+from aniportrait_hub.host import on_host
+
 #: Reference scale of the opacity: alpha = 1 - exp(-ALPHA_SCALE * softplus(sigma)).
 ALPHA_SCALE = 0.04
 
@@ -45,10 +47,11 @@ def composite(color: torch.Tensor, alpha: torch.Tensor, dist: torch.Tensor, vali
     alpha = torch.where(valid, alpha, torch.zeros_like(alpha))
     dist_s = torch.where(valid, dist, torch.zeros_like(dist))
     order = None
-    if not in_depth_order(dist, valid):
+    if not on_host(dist) or not in_depth_order(dist, valid):
         # Sort by distance (invalid entries, alpha 0, go last). First downward crossings of
         # nested levels usually come in level order already, and then the sort is skipped.
-        order = torch.where(valid, dist, torch.full_like(dist, float("inf"))).argsort(dim=-1)
+        # stable: entries already in order keep it (the same result as the skipped sort)
+        order = torch.where(valid, dist, torch.full_like(dist, float("inf"))).argsort(dim=-1, stable=True)
         alpha = torch.gather(alpha, -1, order)
         dist_s = torch.gather(dist_s, -1, order)
         color = torch.gather(color, 2, order.unsqueeze(-1).expand_as(color))

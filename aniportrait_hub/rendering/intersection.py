@@ -12,6 +12,8 @@ import dataclasses
 
 import torch
 
+from aniportrait_hub.host import on_host
+
 
 @dataclasses.dataclass
 class Crossings:
@@ -68,6 +70,11 @@ def find_crossings(s: torch.Tensor, levels: torch.Tensor, usable: torch.Tensor |
     sb = torch.gather(s, 2, (index + 1).clamp(max=n - 1))
     frac = ((sa - lv) / (sa - sb).clamp_min(1e-12)).clamp(0, 1)
     frac = torch.where(valid, frac, torch.zeros_like(frac))
+    if not on_host(s):  # no host decision: every ray scanned, taken where the search cannot tell
+        scan = find_crossings_scan(s, levels, usable)
+        bad = bad.unsqueeze(-1)
+        return Crossings(torch.where(bad, scan.index, index), torch.where(bad, scan.frac, frac),
+                         torch.where(bad, scan.valid, valid))
     if bool(bad.any()):
         if bad.float().mean() > 0.25:  # e.g. an untrained M: scanning everything is cheaper
             return find_crossings_scan(s, levels, usable)

@@ -29,11 +29,16 @@ from torch.profiler import record_function
 from aniportrait_hub.body.body_model import BodyModel, BodyOutput
 from aniportrait_hub.body.skinning import apply_inverse_transforms, inverse_skinning
 from aniportrait_hub.conditioning.mapping import FiLMParams
-from aniportrait_hub.deformation.expression_deformer import (ExpressionDeformer, ExpressionGuide, face_triangles,
-                                                             seam_pairs)
+from aniportrait_hub.deformation.expression_deformer import (
+    ExpressionDeformer,
+    ExpressionGuide,
+    face_triangles,
+    seam_pairs,
+)
 from aniportrait_hub.deformation.pose_deformer import PoseDeformer
 from aniportrait_hub.fields.manifold import ManifoldPredictor
 from aniportrait_hub.fields.radiance import RadianceGenerator, window_grid
+from aniportrait_hub.host import on_host
 from aniportrait_hub.rendering.baking import bake_radiance_maps, lookup_maps, manifold_heights
 from aniportrait_hub.rendering.cameras import Camera, camera_rays, face_camera, portrait_camera
 from aniportrait_hub.rendering.compositing import Composite, composite, in_depth_order, sigma_to_alpha
@@ -398,6 +403,14 @@ class PortraitRenderer:
         """phi at the valid intersections (one identity at a time: FiLM is per identity) and
         compositing -> ``Composite`` over [B, R]."""
         pts = torch.cat([geo.xy, geo.z.unsqueeze(-1)], -1)  # [B, R, L, 3]
+        if not on_host(pts):  # phi at every (ray, level), the batch at once; invalid ones weigh 0
+            b = pts.shape[0]
+            flat = pts.view(b, -1, 3)
+            out = self.radiance(flat, flat.new_tensor([0.0, 0.0, -1.0]).expand_as(flat), film)
+            ok = geo.valid.unsqueeze(-1)
+            rgb = torch.where(ok, out.rgb.view(pts.shape), 0.0)
+            alpha = torch.where(geo.valid, sigma_to_alpha(out.sigma).view(pts.shape[:-1]), 0.0)
+            return composite(rgb, alpha, geo.dist, geo.valid)
         rgb = pts.new_zeros(pts.shape)
         alpha = pts.new_zeros(pts.shape[:-1])
         for i in range(pts.shape[0]):
@@ -485,7 +498,9 @@ class PortraitRenderer:
             [B, L, C >= 4, H, W]. Returns: :class:`Composite` over [B, resolution^2].
         """
         st = self.settings
-        if not in_depth_order(geo.dist, geo.valid):
+        if not on_host(weights) or not in_depth_order(geo.dist, geo.valid):
+            # the sparse lookups size their work on the host (a nonzero per level); a device
+            # shades every ray instead
             return self.shade_upsampled(geo, maps, resolution)
         b, _, n_lv = geo.valid.shape
         h, res = geo.resolution, resolution
@@ -549,6 +564,8 @@ class PortraitRenderer:
             if field is not None:
                 s, in_grid = field.lookup(x_c.view(x_c.shape[0], -1, 3))
                 s, usable = s.view(usable.shape), usable & in_grid.view(usable.shape)
+            elif not on_host(x_c):  # M at every sample (unusable ones are masked by find_crossings)
+                s = torch.where(usable, self.manifold(x_c.reshape(-1, 3)).view(usable.shape).to(x_c.dtype), 0.0)
             else:  # M itself at the usable samples (differentiable: the direct path)
                 s = x_c.new_zeros(usable.shape)
                 s = s.masked_scatter(usable, self.manifold(x_c[usable]).to(s.dtype))
@@ -672,10 +689,11 @@ class PortraitRenderer:
         cavity = None
         if self.settings.mouth_cavity is not None:
             inside = self._cavity_triangles()[tri.clamp_min(0)] & (tri >= 0)
-            cavity = inside.to(delta.dtype) if bool(inside.any()) else None
+            # (on the host, a frame without an open mouth skips the tint; a device always tints)
+            cavity = inside.to(delta.dtype) if not on_host(inside) or bool(inside.any()) else None
         t = torch.linspace(center - half_depth, center + half_depth, s_n, dtype=delta.dtype, device=delta.device)
         behind = t.view(1, 1, -1) >= depth.unsqueeze(-1)  # [B, R, S]; never on a miss (inf)
-        if not bool(behind.any()):
+        if on_host(behind) and not bool(behind.any()):
             return delta, cavity
         held = self._expression(hit.unsqueeze(2), exp_film, fast=True)  # [B, R, 1, 3]
         return torch.where(behind.unsqueeze(-1), held, delta), cavity
@@ -696,6 +714,8 @@ class PortraitRenderer:
         b = x_p.shape[0]
         flat = x_p.reshape(b, -1, 3)
         if not fast:
+            return self.expression_deformer(flat, film).view_as(x_p)
+        if not on_host(flat):  # every point (D^e is 0 outside its support): no host-sized gather
             return self.expression_deformer(flat, film).view_as(x_p)
         out = torch.zeros_like(flat)
         support = self.expression_deformer.region_weight(flat) > 0  # [B, N]

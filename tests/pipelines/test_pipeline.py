@@ -307,3 +307,34 @@ def test_without_dp_switch_changes_a_turned_head_and_is_saved():
     assert torch.equal(depth(turned), turn)
     with pytest.raises(ValueError, match="unknown render settings"):
         p.set_render_settings(pose_deformr=True)
+
+
+def test_a_cached_frame_makes_no_host_syncs_on_the_device_paths(default_pipe):
+    """Issue 33's budget (<= 5 host syncs a frame; it was 125): a cached frame of the default
+    model with an expression and a turned head, as a GPU renders it (``device_paths``: the
+    torch ray-triangle test instead of Embree, the guide's neighbours by a batched search, no
+    checks that read values, no host-sized gathers), counted on this CPU; the image equals the
+    host path's."""
+    import math
+
+    from aniportrait_hub.evaluation.syncs import SyncCounter
+    from aniportrait_hub.host import device_paths
+
+    pipe = default_pipe
+    cache = pipe.bake_identity(pipe.sample_latents(1, seed=0), 0.7)
+    names = list(pipe.face_model().exp_names)
+    exp = torch.zeros(1, len(names))
+    exp[0, names.index("jawOpen")] = 0.6
+    exp[0, names.index("mouthSmileLeft")] = 0.5
+    eul = torch.zeros(1, 6, 3)
+    eul[0, 3, 1] = 0.3
+    cam = torch.tensor([[math.pi / 2, math.pi / 2 + 0.2]])
+    host = pipe.render_frame(cache, exp, eul, cam, 48).image
+    with device_paths():
+        with SyncCounter() as syncs:
+            device = pipe.render_frame(cache, exp, eul, cam, 48).image
+    assert syncs.total <= 5, syncs.report()
+    assert (host - device).abs().max() < 1e-4
+    with SyncCounter() as host_syncs:  # the counter itself sees the host path's syncs
+        pipe.render_frame(cache, exp, eul, cam, 48)
+    assert host_syncs.total > 5

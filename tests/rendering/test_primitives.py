@@ -109,6 +109,29 @@ def test_pose_deformer_keeps_a_constant_field_at_init():
     assert out.min() >= noisy.min() - 1e-6 and out.max() <= noisy.max() + 1e-6
 
 
+def test_pose_deformer_gradients_are_pytorchs_own():
+    """D^p's kernels' gradient through the forward-convolution form (the CPU default) equals
+    PyTorch's depthwise conv3d backward, for the kernels and the field, with trained
+    (non-uniform) kernels and a batch of 2."""
+    dp = PoseDeformer(kernel=(3, 5, 5))
+    torch.manual_seed(0)
+    with torch.no_grad():
+        dp.weight1.uniform_(0.5, 1.5)
+        dp.weight2.uniform_(0.5, 1.5)
+    field = torch.randn(2, 16, 6, 12, 10, dtype=torch.float64)
+    dp = dp.double()
+    grads = {}
+    for mode in ("always", "never"):
+        dp.custom_weight_grad = mode
+        x = field.clone().requires_grad_(True)
+        dp.zero_grad()
+        (dp(x) * torch.linspace(-1, 1, x.numel(), dtype=x.dtype).view_as(x)).sum().backward()
+        grads[mode] = (dp.weight1.grad.clone(), dp.weight2.grad.clone(), x.grad.clone())
+    for a, b in zip(grads["always"], grads["never"]):
+        assert torch.allclose(a, b, rtol=1e-9, atol=1e-12), (a - b).abs().max()
+    assert grads["always"][0].abs().max() > 0
+
+
 def test_expression_deformer_is_the_identity_at_init_and_zero_off_the_face():
     de = ExpressionDeformer()
     film = de.mapping(torch.randn(3, 80), torch.rand(3, 52))
