@@ -28,6 +28,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).parent))
+from timing import timed  # noqa: E402
 
 
 def step(data: str, resolution: int, repeats: int) -> dict:
@@ -78,13 +80,7 @@ def render(repeats: int = 5) -> dict:
     out = {}
 
     def med(fn):
-        fn()
-        ts = []
-        for _ in range(repeats):
-            s = time.perf_counter()
-            fn()
-            ts.append(time.perf_counter() - s)
-        return round(statistics.median(ts), 4)
+        return round(timed(fn, repeats), 4)
 
     out["bake_s"] = med(lambda: pipe.bake_identity(lat, 0.7))
     for res in (128, 512):

@@ -64,10 +64,3 @@ class FiniteWatch:
             raise NonFiniteLoss(f"step {step}: loss term '{names[i]}' is {value}; stopping (the last good "
                                 "checkpoint is kept)")
 
-
-def check_finite(terms: dict[str, torch.Tensor], step: int) -> None:
-    """Raise :class:`NonFiniteLoss` naming the first non-finite term."""
-    for name, value in terms.items():
-        if not torch.isfinite(value).all():
-            raise NonFiniteLoss(f"step {step}: loss term '{name}' is {value.item()}; stopping (the last good "
-                                "checkpoint is kept)")

@@ -344,13 +344,13 @@ class Trainer:
             self.step += 1
             done += 1
             last = self.step == cfg.steps
-            if self.step % cfg.log_every == 0 or last:
+            logged = self.step % cfg.log_every == 0 or last
+            if logged:
                 # the only place the host reads the step's values (and the non-finite watch)
                 self.finite.check()
                 names = list(logs)
                 values = dict(zip(names, torch.stack([logs[n].float().reshape(()) for n in names]).tolist()))
                 values["images_per_s"] = gb * done / (time.perf_counter() - t0)
-                t0, done = time.perf_counter(), 0
                 self.acc.log(values, step=self.step)
                 bar.set_postfix(D=f"{values['loss/D']:.3f}", G=f"{values['loss/G']:.3f}",
                                 ips=f"{values['images_per_s']:.2f}")
@@ -359,6 +359,8 @@ class Trainer:
             if self.step % cfg.checkpoint_every == 0 or last:
                 self.finite.check()  # a checkpoint never holds weights a non-finite step made
                 self.save_checkpoint()
+            if logged:  # the next interval starts here (samples and checkpoints are not timed)
+                t0, done = time.perf_counter(), 0
             bar.update(1)
         bar.close()
         if self.acc.device.type == "cuda":  # read by benchmarks/gpu.py

@@ -315,12 +315,8 @@ class ExpressionGuide:
             idx = nearest_vertex_indices(q[None], v[None], k, reach=reach)[0]  # [n, k]
             found = idx < len(v)
             idx = idx.clamp(max=len(v) - 1)
-            d2 = (q.unsqueeze(1) - v[idx]).pow(2).sum(-1)
-            d2 = torch.cat([torch.where(found, d2, reach ** 2), torch.full_like(d2[:, :1], reach ** 2)], -1)
-            w = torch.softmax(-d2 / sigma ** 2, -1)[:, :k] * found
-            out = _put_rows(out, b, near_face, (off[idx] * w.unsqueeze(-1)).sum(1))
+            out = _put_rows(out, b, near_face, _blend(q, v[idx], off[idx], found, sigma, reach))
         return out
-
 
     def _offsets_everywhere(self, points: torch.Tensor, k: int, sigma: float, reach: float) -> torch.Tensor:
         """:meth:`offsets_at` without the host's shortcuts (the voxel pre-pass, the masks, the
@@ -330,14 +326,21 @@ class ExpressionGuide:
 
         v, off = self.points.to(points.dtype), self.offsets.to(points.dtype)
         idx = nearest_vertex_indices(points, v, k, reach=reach)  # [B, N, k]; V where none within reach
-        n_v = v.shape[1]
-        found = idx < n_v
-        idx = idx.clamp(max=n_v - 1)
-        nb = _gather_rows(v, idx)
-        d2 = (points.unsqueeze(2) - nb).pow(2).sum(-1)
-        d2 = torch.cat([torch.where(found, d2, reach ** 2), torch.full_like(d2[..., :1], reach ** 2)], -1)
-        w = torch.softmax(-d2 / sigma ** 2, -1)[..., :k] * found
-        return (_gather_rows(off, idx) * w.unsqueeze(-1)).sum(2)
+        found = idx < v.shape[1]
+        idx = idx.clamp(max=v.shape[1] - 1)
+        return _blend(points, _gather_rows(v, idx), _gather_rows(off, idx), found, sigma, reach)
+
+
+def _blend(q: torch.Tensor, near: torch.Tensor, near_off: torch.Tensor, found: torch.Tensor, sigma: float,
+           reach: float) -> torch.Tensor:
+    """The guide's blend at points ``q`` [..., 3] of their k neighbours ``near`` [..., k, 3] and
+    their offsets ``near_off`` (``found`` [..., k]: within reach): softmax weights of the squared
+    distances over ``sigma``^2, with a null offset at distance ``reach``."""
+    k = near.shape[-2]
+    d2 = (q.unsqueeze(-2) - near).pow(2).sum(-1)
+    d2 = torch.cat([torch.where(found, d2, reach ** 2), torch.full_like(d2[..., :1], reach ** 2)], -1)
+    w = torch.softmax(-d2 / sigma ** 2, -1)[..., :k] * found
+    return (near_off * w.unsqueeze(-1)).sum(-2)
 
 
 def _gather_rows(rows: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:

@@ -329,12 +329,12 @@ def test_a_cached_frame_makes_no_host_syncs_on_the_device_paths(default_pipe):
     eul = torch.zeros(1, 6, 3)
     eul[0, 3, 1] = 0.3
     cam = torch.tensor([[math.pi / 2, math.pi / 2 + 0.2]])
-    host = pipe.render_frame(cache, exp, eul, cam, 48).image
+    host = pipe.render_frame(cache, exp, eul, cam, 32).image
     with device_paths():
         with SyncCounter() as syncs:
-            device = pipe.render_frame(cache, exp, eul, cam, 48).image
+            device = pipe.render_frame(cache, exp, eul, cam, 32).image
     assert syncs.total <= 5, syncs.report()
     assert (host - device).abs().max() < 1e-4
     with SyncCounter() as host_syncs:  # the counter itself sees the host path's syncs
-        pipe.render_frame(cache, exp, eul, cam, 48)
+        pipe.render_frame(cache, exp, eul, cam, 32)
     assert host_syncs.total > 5
