@@ -10,7 +10,8 @@ bake, before and after issue 33's changes (one run, one JSON).
   alternating, median of ``--repeats`` after a warm-up;
 - ``frame`` / ``bake``: with ``--before``, this script's ``render`` part runs in that checkout
   (a ``git worktree`` of the old commit) and in this one, one after the other: a cached frame
-  at 128^2 and 512^2 (an expression, the head turned) and the identity bake, median of 5.
+  at 128^2 and 512^2 (an expression, the head turned) and the identity bake, median of 5, in
+  ``--rounds`` alternating rounds (before, after, after, before), the median over rounds.
 
 Results: ``benchmarks/results/cpu_step.json``.
 """
@@ -94,20 +95,30 @@ def main(argv=None) -> int:
     p.add_argument("--resolution", type=int, default=64)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--before", type=Path, default=None, help="a checkout of the code before (git worktree)")
+    p.add_argument("--rounds", type=int, default=2, help="alternating before / after rounds of the render part")
     p.add_argument("--render_only", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "cpu_step.json")
     a = p.parse_args(argv)
     if a.render_only:  # a child: this checkout's render timings as JSON on stdout
         print(json.dumps(render()))
         return 0
-    report = {"machine": {"cpu_count": os.cpu_count()}}
+    report = json.loads(a.out.read_text()) if a.out.exists() else {}  # parts not run this time are kept
+    report["machine"] = {"cpu_count": os.cpu_count()}
     if a.before is not None:
-        for name, tree in (("before", a.before), ("after", ROOT)):
-            r = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--render_only"], cwd=tree,
-                               capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(tree)})
-            report[f"render_{name}"] = json.loads(r.stdout.strip().splitlines()[-1]) if r.returncode == 0 else {
-                "error": r.stderr[-800:]}
-            print(name, report[f"render_{name}"], flush=True)
+        # alternating rounds (before, after, after, before, ...), so the host's drift falls on both
+        runs = {"before": [], "after": []}
+        for i in range(a.rounds):
+            order = (("before", a.before), ("after", ROOT))
+            for name, tree in (order if i % 2 == 0 else order[::-1]):
+                r = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--render_only"], cwd=tree,
+                                   capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(tree)})
+                if r.returncode:
+                    raise SystemExit(f"{name}: {r.stderr[-800:]}")
+                runs[name].append(json.loads(r.stdout.strip().splitlines()[-1]))
+                print(name, runs[name][-1], flush=True)
+        for name, rs in runs.items():
+            report[f"render_{name}"] = {k: round(statistics.median(r[k] for r in rs), 4) for k in rs[0]}
+            report[f"render_{name}_rounds"] = rs
     if a.data:
         report["step"] = step(a.data, a.resolution, a.repeats)
         print("step", report["step"], flush=True)
