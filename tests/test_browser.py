@@ -152,9 +152,11 @@ def test_live_tab_drives_the_person_from_the_webcam(page, shots):
     def reading() -> str:  # the text's last line (a status timer may sit above it)
         return (rate.inner_text().strip().splitlines() or [""])[-1]
 
-    end = time.time() + 120
+    # "(no face yet)" until the first face is fitted; on 2 cores shared with the rest of the
+    # suite the first live frames took over 120 s once in three fresh-clone runs
+    end = time.time() + 240
     while time.time() < end and not (re.fullmatch(r"[0-9.]+ frames/s", reading()) and float(reading().split()[0]) > 0.5):
-        time.sleep(0.5)  # "(no face yet)" until the first face is fitted
+        time.sleep(0.5)
     assert re.fullmatch(r"[0-9.]+ frames/s", reading()), reading()
     assert _src(page, "live_image") is not None
     page.screenshot(path=str(shots / "app_live.png"))
