@@ -110,7 +110,7 @@ def test_pose_deformer_keeps_a_constant_field_at_init():
 
 
 def test_pose_deformer_gradients_are_pytorchs_own():
-    """D^p's kernels' gradient through the forward-convolution form (the CPU default) equals
+    """D^p's gradients through :class:`DepthwiseConv3d` (FFT, the CPU default) equal
     PyTorch's depthwise conv3d backward, for the kernels and the field, with trained
     (non-uniform) kernels and a batch of 2."""
     dp = PoseDeformer(kernel=(3, 5, 5))
