@@ -55,7 +55,7 @@ bench: $(VENV)/.dev requirements-bench.txt
 	$(BIN)/python benchmarks/photo_real.py
 
 assets: $(VENV)/.runtime
-	$(BIN)/python -m aniportrait_hub.body.build_open_assets --overwrite \
+	$(BIN)/aniportrait build-assets --overwrite \
 	  --report aniportrait_hub/body/data/open_body_face_report.json
 
 clean-venv:

@@ -1,5 +1,5 @@
 """``python -m aniportrait_hub COMMAND ...``: the same as the ``aniportrait`` command."""
 
-from aniportrait_hub.cli import main
+from aniportrait_hub.commands import main
 
 raise SystemExit(main())

@@ -364,7 +364,7 @@ class Studio:
 
     def control_sequence(self, pose: Pose | None = None, expression: dict[str, float] | None = None) -> Path:
         """The controls as a one-frame driving sequence (``.npz``, :class:`DrivingSequence`),
-        for ``python -m aniportrait_hub.drive --sequence``."""
+        for ``aniportrait drive --sequence``."""
         from aniportrait_hub.pipelines.animation import DrivingSequence
 
         eul, cam = (pose or Pose()).check().labels()
@@ -398,7 +398,7 @@ class Studio:
             raise StudioError(f"{path.name} is a still image or shorter than 0.5 s; upload a video of a face")
         if secs > self.cfg.max_video_seconds:
             raise StudioError(f"{path.name} lasts {secs:.1f} s; this app drives at most {self.cfg.max_video_seconds:g} s "
-                              "(cut it, or use `python -m aniportrait_hub.drive`)")
+                              "(cut it, or use `aniportrait drive`)")
         if max(w, h) > self.cfg.max_video_side:
             raise StudioError(f"{path.name} is {w}x{h}; this app takes videos up to {self.cfg.max_video_side} px "
                               "on the longer side")
@@ -410,7 +410,7 @@ class Studio:
         """A person driven by a video: an mp4 (H.264 yuv420p, the driver's audio as AAC).
         ``follow``: whom to track in a video of several people (``largest``, ``left``,
         ``right`` or N, the N-th face from the left)."""
-        from aniportrait_hub.drive import DriveConfig, run
+        from aniportrait_hub.commands.drive import DriveConfig, run
         from aniportrait_hub.tracking import TrackingError
 
         follow = _follow_choice(follow)

@@ -117,7 +117,7 @@ def alternate(trees: dict[str, Path], rounds: int, args: list[str]) -> dict[str,
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--data", help="a dataset folder (python -m aniportrait_hub.data.synthesize)")
+    p.add_argument("--data", help="a dataset folder (aniportrait synthesize)")
     p.add_argument("--resolution", type=int, default=32, help="portrait and face resolution of the step")
     p.add_argument("--repeats", type=int, default=2, help="timed steps per child, after a warm-up step")
     p.add_argument("--before", type=Path, default=None, help="a checkout of the code before (git worktree)")

@@ -1,7 +1,7 @@
 """The paper's ablation claims that can be measured on the embedded default model without
 retraining it, on the synthetic ground truth.
 
-    python -m aniportrait_hub.data.synthesize --out data/taught128 --n 360 --res 128 --face_res 128 --seed 0
+    aniportrait synthesize --out data/taught128 --n 360 --res 128 --face_res 128 --seed 0
     python benchmarks/paper_claims.py --data data/taught128 [--people 24]
 
 - **D^p against hair tearing** (Table 2 "no D^p", Fig. 6): the same model rendered with D^p
@@ -49,7 +49,7 @@ _SYNTH: dict = {}
 
 
 def run(data: Path, out: Path, people: int) -> dict:
-    from aniportrait_hub.evaluate import main as evaluate
+    from aniportrait_hub.commands.evaluate import main as evaluate
 
     table = {}
     for name, render in VARIANTS.items():

@@ -73,8 +73,8 @@ def real_photos(pipe, qualities: list[str], docs: Path) -> dict:
     from PIL import Image
     from skimage import data
 
-    from aniportrait_hub.drive import DriveConfig
-    from aniportrait_hub.drive import run as drive
+    from aniportrait_hub.commands.drive import DriveConfig
+    from aniportrait_hub.commands.drive import run as drive
     from aniportrait_hub.inversion import QUALITIES, photo_to_model, prepare_photo
 
     exp_names = list(pipe.face_model().exp_names)

@@ -82,10 +82,10 @@ def main(argv=None) -> int:
     from PIL import Image
     from skimage import data
 
-    from aniportrait_hub import AniPortraitGAN, DEFAULT_MODEL
-    from aniportrait_hub.animate import sweep_sequence
-    from aniportrait_hub.drive import DriveConfig
-    from aniportrait_hub.drive import run as drive
+    from aniportrait_hub import DEFAULT_MODEL, AniPortraitGAN
+    from aniportrait_hub.commands.animate import sweep_sequence
+    from aniportrait_hub.commands.drive import DriveConfig
+    from aniportrait_hub.commands.drive import run as drive
     from aniportrait_hub.inversion import photo_to_model, prepare_photo
     from aniportrait_hub.pipelines.pipeline import image_uint8
     from aniportrait_hub.video import write_video

@@ -9,7 +9,7 @@ mouth, rendered at 480^2 and padded to 854 x 480 (a 480p frame), 25 fps. Measure
 reads it on), ``fit`` (the label fit alone: a cold first frame, then warm-started chunks), the
 whole ``track_video`` call on the 5 s clip and on a 20 s one (the clip played forwards and
 backwards twice: the first frame's cold fit is spread over more frames), and driving at 256^2
-and 512^2 (:func:`aniportrait_hub.drive.run`), each as frames per second; plus the head errors
+and 512^2 (:func:`aniportrait_hub.commands.drive.run`), each as frames per second; plus the head errors
 against the rendered labels (seen from the camera) and the jawOpen agreement.
 """
 
@@ -34,8 +34,8 @@ from timing import save_results  # noqa: E402
 
 def main(argv: list[str] | None = None) -> int:
     from aniportrait_hub import AniPortraitGAN
+    from aniportrait_hub.commands.drive import DriveConfig, run
     from aniportrait_hub.data.fit import head_orientations
-    from aniportrait_hub.drive import DriveConfig, run
     from aniportrait_hub.pretrained import DEFAULT_MODEL
     from aniportrait_hub.tracking import TrackConfig, VideoTracker
     from aniportrait_hub.tracking.video_tracker import _held

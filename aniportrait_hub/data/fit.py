@@ -121,7 +121,7 @@ class LabelFitter:
         self.units = [self.face.exp_names.index(u) for u in self.cfg.expression_units]
         if self.body.num_vertices != self.emb.num_vertices:
             raise ValueError(f"the landmark embedding is for a {self.emb.num_vertices}-vertex body, the body has "
-                             f"{self.body.num_vertices}; rebuild it with `python -m aniportrait_hub.data.landmarks`")
+                             f"{self.body.num_vertices}; rebuild it with `aniportrait landmarks`")
         self.corner_ids = torch.as_tensor(self.emb.corner_ids)
 
     # -- the model -----------------------------------------------------------------------------

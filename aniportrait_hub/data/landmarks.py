@@ -7,7 +7,7 @@ body vertex whose projection best matches mediapipe's point across varied people
 expressions. Pose landmarks 11 and 12 (shoulders) become offsets from SMPL joints 16 / 17 in
 the joint's rest frame.
 
-    python -m aniportrait_hub.data.landmarks [--n 60] [--out PATH]
+    aniportrait landmarks [--n 60] [--out PATH]
 
 rebuilds the shipped file (:data:`EMBEDDING_PATH`) for the open asset; run it for any other
 body asset (e.g. a converted SMPL) and pass the file to the fitter.
@@ -15,14 +15,11 @@ body asset (e.g. a converted SMPL) and pass the file to the fitter.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 from pathlib import Path
 
 import numpy as np
 import torch
-
-from aniportrait_hub.cli import run_command
 
 EMBEDDING_PATH = Path(__file__).parent / "mediapipe_open_body.npz"
 
@@ -79,7 +76,7 @@ class LandmarkEmbedding:
             if vertices.shape[1] != self.num_vertices:
                 raise ValueError(f"this landmark embedding is for a {self.num_vertices}-vertex body, "
                                  f"the body has {vertices.shape[1]}; rebuild it with "
-                                 "`python -m aniportrait_hub.data.landmarks`")
+                                 "`aniportrait landmarks`")
             vertices = vertices[:, torch.as_tensor(self.corner_ids, device=vertices.device)]
         w = torch.as_tensor(self.barycentric, dtype=vertices.dtype, device=vertices.device)
         return (vertices.view(vertices.shape[0], -1, 3, 3) * w[..., None]).sum(2)
@@ -98,7 +95,7 @@ class LandmarkEmbedding:
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"landmark embedding not found: {path}; build it with "
-                                    "`python -m aniportrait_hub.data.landmarks`")
+                                    "`aniportrait landmarks`")
         with np.load(path) as z:
             missing = [f.name for f in dataclasses.fields(cls) if f.name not in z]
             if missing:
@@ -205,21 +202,7 @@ def build_embedding(n: int = 60, res: int = 512, seed: int = 1, radius_mm: float
                              np.median(np.array(offs), 0).astype(np.float32), int(tmpl.shape[0]))
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description="Embed mediapipe's landmarks on the open body mesh.")
-    p.add_argument("--n", type=int, default=60, help="synthetic renders to calibrate on")
-    p.add_argument("--out", type=Path, default=EMBEDDING_PATH)
-    args = p.parse_args(argv)
+if __name__ == "__main__":  # the old command path, kept for one release
+    import importlib
 
-    def go() -> str:
-        emb = build_embedding(args.n)
-        emb.save(args.out)
-        return (f"wrote {args.out}: {len(emb.mesh_index)} face landmarks (median residual "
-                f"{np.median(emb.residual_px):.1f} px at 512, max {emb.residual_px.max():.1f}), shoulder offsets "
-                f"{np.round(emb.shoulder_offsets * 1000).tolist()} mm")
-
-    return run_command(go, (RuntimeError,))
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(importlib.import_module("aniportrait_hub.commands").deprecated("aniportrait_hub.data.landmarks", "landmarks"))

@@ -1,6 +1,6 @@
 """Real-photo preparation: any folder of photos -> a dataset in the project's format.
 
-    python -m aniportrait_hub.data.prepare --images DIR --out DIR [--res 512] [--face_res 256]
+    aniportrait prepare --images DIR --out DIR [--res 512] [--face_res 256]
 
 The way SHHQ-HS was made (METHOD.md 1.7), with open tools: mediapipe finds one person (face
 detection, face mesh, pose, selfie segmentation; :mod:`aniportrait_hub.data.detect`); the body
@@ -19,7 +19,6 @@ over the crop, the face crop). Inputs are only read; an existing dataset is neve
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import time
@@ -29,7 +28,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from aniportrait_hub.cli import run_command
 from aniportrait_hub.data.detect import Detection, PhotoDetector, SkipImage, load_photo
 from aniportrait_hub.data.fit import FitConfig, FitResult, LabelFitter, similarity_2d
 from aniportrait_hub.data.format import DatasetInfo, DatasetWriter, Record
@@ -283,24 +281,7 @@ def contact_sheet(items: list[tuple[np.ndarray, Prepared]], fitter: LabelFitter,
     sheet.save(path)
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    d = PrepareConfig()
-    p.add_argument("--images", type=Path, required=True)
-    p.add_argument("--out", type=Path, required=True)
-    for f in ("res", "face_res", "batch", "heldout_every", "sheet_max"):
-        p.add_argument(f"--{f}", type=int, default=getattr(d, f))
-    for f in ("max_residual", "min_inside"):
-        p.add_argument(f"--{f}", type=float, default=getattr(d, f))
-    args = p.parse_args(argv)
+if __name__ == "__main__":  # the old command path, kept for one release
+    import importlib
 
-    def go() -> str:
-        rep = Preparer(PrepareConfig(**vars(args))).run()
-        return (f"prepared {len(rep['prepared'])} photo(s), skipped {len(rep['skipped'])} "
-                f"(reasons in {args.out / 'report.md'}); {rep['seconds_per_photo']} s per photo")
-
-    return run_command(go, (ValueError, FileExistsError, FileNotFoundError))
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(importlib.import_module("aniportrait_hub.commands").deprecated("aniportrait_hub.data.prepare", "prepare"))

@@ -1,6 +1,6 @@
 """Synthetic head-and-shoulder portraits of the open body model, with exact labels.
 
-    python -m aniportrait_hub.data.synthesize --out DIR --n N --res R [--seed S] [--workers 2]
+    aniportrait synthesize --out DIR --n N --res R [--seed S] [--workers 2]
 
 Each sample draws a person (body shape, face identity, skin / lips / brows / eyes / clothing
 colours, short or long hair), an expression (neutral or a sparse, realistic combination of the
@@ -14,7 +14,6 @@ A contact sheet (portraits, face images, depth) is written as ``contact_sheet.pn
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import math
 from pathlib import Path
@@ -23,7 +22,6 @@ import numpy as np
 import torch
 
 from aniportrait_hub.body import BodyModel, FaceModel
-from aniportrait_hub.cli import run_command
 from aniportrait_hub.data.appearance import Appearance, FaceRegions
 from aniportrait_hub.data.format import DatasetInfo, DatasetWriter, Record
 from aniportrait_hub.data.hair import HairStyle, build_hair, pose_hair
@@ -319,19 +317,7 @@ def build(cfg: SynthConfig) -> Path:
     return cfg.out
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    d = SynthConfig()
-    p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--n", type=int, default=d.n)
-    p.add_argument("--res", type=int, default=d.res)
-    p.add_argument("--face_res", type=int, default=d.face_res)
-    p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--workers", type=int, default=d.workers)
-    args = p.parse_args(argv)
-    return run_command(lambda: f"wrote {args.n} samples to {build(SynthConfig(**vars(args)))}",
-                       (ValueError, FileExistsError))
+if __name__ == "__main__":  # the old command path, kept for one release
+    import importlib
 
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(importlib.import_module("aniportrait_hub.commands").deprecated("aniportrait_hub.data.synthesize", "synthesize"))

@@ -17,14 +17,12 @@ stored in the pipeline's config (``edit_directions``), so personal models keep t
 
 Learn them (anny's first build takes ~2 min) and write them into a pipeline folder::
 
-    python -m aniportrait_hub.inversion.edits --model aniportrait_hub/pretrained/default --write
+    aniportrait learn-edits --model aniportrait_hub/pretrained/default --write
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import json
 from pathlib import Path
 
 import numpy as np
@@ -79,8 +77,8 @@ def learn_appearance_directions(n: int = 20000, seed: int = 0) -> dict:
 
 def learn_body_directions(n: int = 600, seed: int = 0) -> dict:
     """Directions in betas of the body attributes, from anny bodies projected onto the betas."""
-    from aniportrait_hub.body.conventions import UPPER_BODY_JOINTS
     from aniportrait_hub.body.build_open_assets import BuildConfig, _anny_model, _sample_phenotypes
+    from aniportrait_hub.body.conventions import UPPER_BODY_JOINTS
     from aniportrait_hub.body.open_asset_fit import AnnyPoser, project
 
     arrays = np.load(Path(__file__).resolve().parents[1] / "body" / "data" / "open_body_face.npz")
@@ -123,7 +121,7 @@ def apply_edits(latents, edits: dict[str, float] | None, directions: dict | None
         return latents
     if not directions:
         raise ValueError("this model has no edit directions (config edit_directions); learn them with "
-                         "`python -m aniportrait_hub.inversion.edits --write`")
+                         "`aniportrait learn-edits --write`")
     noise, betas = latents.noise.clone(), latents.betas.clone()
     for name, s in edits.items():
         if name not in ATTRIBUTES or name not in directions:
@@ -184,23 +182,7 @@ def teacher_effects(directions: dict, n: int = 4000, seed: int = 1, strength: fl
     return effects
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--model", default="aniportrait_hub/pretrained/default", help="a pipeline folder")
-    ap.add_argument("--write", action="store_true", help="store the directions in the folder's model_index.json")
-    ap.add_argument("--body_samples", type=int, default=600)
-    a = ap.parse_args(argv)
-    directions = {**learn_appearance_directions(), **learn_body_directions(a.body_samples)}
-    directions["_effects"] = teacher_effects(directions)
-    print(json.dumps({k: v for k, v in directions.items() if k != "_body_readout"}, indent=1)[:4000])
-    if a.write:
-        index = Path(a.model) / "model_index.json"
-        cfg = json.loads(index.read_text())
-        cfg["edit_directions"] = directions
-        index.write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n")
-        print(f"wrote the directions into {index}")
-    return 0
+if __name__ == "__main__":  # the old command path, kept for one release
+    import importlib
 
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(importlib.import_module("aniportrait_hub.commands").deprecated("aniportrait_hub.inversion.edits", "learn-edits"))

@@ -12,15 +12,12 @@ A small CNN (our choice: five stride-2 convolutions of width 16-128, dropout and
 
 Build the shipped encoder (``aniportrait_hub/pretrained/encoder``)::
 
-    python -m aniportrait_hub.inversion.encoder --pairs 2400 --out aniportrait_hub/pretrained/encoder
+    aniportrait train-encoder --pairs 2400 --out aniportrait_hub/pretrained/encoder
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import json
-import time
 from pathlib import Path
 
 import torch
@@ -149,41 +146,11 @@ def load_encoder(folder: str | Path = DEFAULT_ENCODER) -> PhotoEncoder:
     folder = Path(folder)
     if not (folder / "config.json").is_file():
         raise FileNotFoundError(f"no photo encoder at {folder} (build it with "
-                                "`python -m aniportrait_hub.inversion.encoder`)")
+                                "`aniportrait train-encoder`)")
     return PhotoEncoder.from_pretrained(folder).eval()
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--model", default="default")
-    ap.add_argument("--pairs", type=int, default=3000)
-    ap.add_argument("--steps", type=int, default=1500)
-    ap.add_argument("--cache", default="encoder_pairs.pt", help="pairs file (reused and extended if present)")
-    ap.add_argument("--out", default=str(DEFAULT_ENCODER))
-    ap.add_argument("--seed", type=int, default=0)
-    a = ap.parse_args(argv)
-    from aniportrait_hub.pretrained import load_pipeline
+if __name__ == "__main__":  # the old command path, kept for one release
+    import importlib
 
-    pipe = load_pipeline(a.model)
-    cache = Path(a.cache)
-    dim = pipe.priors.config.noise_dim
-    images, codes = (torch.load(cache) if cache.is_file() else (torch.empty(0, 3, 64, 64), torch.empty(0, dim)))
-    t0 = time.time()
-    chunk = 200
-    while len(codes) < a.pairs:  # in chunks, saved as they come (a stopped run resumes)
-        x, y = generator_pairs(pipe, min(chunk, a.pairs - len(codes)), seed=a.seed * 100_000 + len(codes))
-        images, codes = torch.cat([images, x]), torch.cat([codes, y])
-        torch.save((images.half(), codes), cache.with_suffix(".tmp"))
-        cache.with_suffix(".tmp").replace(cache)
-        print(f"[encoder] {len(codes)} pairs ({time.time() - t0:.0f} s)", flush=True)
-    enc, report = train_encoder(images.float(), codes, steps=a.steps)
-    report["pair_seconds"] = time.time() - t0
-    out = Path(a.out)
-    enc.save_pretrained(out)
-    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
-    print(json.dumps(report, indent=2))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(importlib.import_module("aniportrait_hub.commands").deprecated("aniportrait_hub.inversion.encoder", "train-encoder"))

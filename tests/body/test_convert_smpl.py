@@ -10,7 +10,8 @@ import torch
 
 from aniportrait_hub.body import AssetError, BodyModel, inverse_skinning
 from aniportrait_hub.body.conventions import SMPL_PARENTS
-from aniportrait_hub.body.convert_smpl import convert, main
+from aniportrait_hub.body.convert_smpl import convert
+from aniportrait_hub.commands.convert_smpl import main
 
 
 @pytest.fixture

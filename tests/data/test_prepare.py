@@ -11,10 +11,11 @@ import pytest
 import torch
 from PIL import Image
 
+from aniportrait_hub.commands.prepare import main
 from aniportrait_hub.data import open_dataset
 from aniportrait_hub.data.fit import LabelFitter, head_orientations
 from aniportrait_hub.data.landmarks import LandmarkEmbedding
-from aniportrait_hub.data.prepare import PrepareConfig, Preparer, main
+from aniportrait_hub.data.prepare import PrepareConfig, Preparer
 from aniportrait_hub.data.synthesize import SynthConfig, SyntheticRenderer, sample_labels
 
 skimage_data = pytest.importorskip("skimage.data")

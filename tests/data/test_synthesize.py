@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
+from aniportrait_hub.commands.synthesize import main
 from aniportrait_hub.data import open_dataset
-from aniportrait_hub.data.synthesize import SynthConfig, SyntheticRenderer, build, main
+from aniportrait_hub.data.synthesize import SynthConfig, SyntheticRenderer, build
 
 
 def test_builds_a_valid_dataset_with_contact_sheet(tmp_path):

@@ -1,4 +1,4 @@
-"""The evaluation suite (``python -m aniportrait_hub.evaluate``) on a tiny real config: every
+"""The evaluation suite (``aniportrait evaluate``) on a tiny real config: every
 metric runs on the embedded default model against a small synthetic dataset and lands in the
 JSON and Markdown report; teacher metrics are skipped, with why, on a dataset that is not
 synthetic; bad requests are refused before any work and an existing report is never replaced
@@ -10,8 +10,8 @@ import shutil
 import numpy as np
 import pytest
 
+from aniportrait_hub.commands.evaluate import DEFAULT_METRICS, main
 from aniportrait_hub.data.synthesize import SynthConfig, build
-from aniportrait_hub.evaluate import DEFAULT_METRICS, main
 from aniportrait_hub.evaluation.inception import frechet_distance, kernel_inception_distance
 from aniportrait_hub.evaluation.registry import load_metrics
 

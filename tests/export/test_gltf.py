@@ -112,7 +112,7 @@ def test_the_raster_path_draws_the_avatar_like_the_volumetric_renderer(exported)
 
 
 def test_export_command_refuses_bad_requests_and_keeps_files(tmp_path):
-    from aniportrait_hub.export.command import main
+    from aniportrait_hub.commands.export import main
 
     out = tmp_path / "p.glb"
     out.write_bytes(b"mine")

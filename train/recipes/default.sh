@@ -25,7 +25,7 @@ $PY train/teacher.py --out "$RUN" --device "${DEVICE:-cpu}" --identities "${IDEN
 # 2. Install the exported pipeline as the package's default model (replaces the shipped one).
 $PY train/default_card.py install --run "$RUN"
 # 3. Evaluate (JSON + README pictures), speed, phase figures, model card with the metrics.
-$PY -m aniportrait_hub.evaluation.default_model --model default --out benchmarks/results/default_model.json \
+$PY -m aniportrait_hub.commands.evaluate_default --model default --out benchmarks/results/default_model.json \
     --pictures docs
 $PY benchmarks/render.py --model default
 $PY train/teacher_figures.py --run "$RUN" --out docs

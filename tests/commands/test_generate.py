@@ -5,7 +5,7 @@ from pathlib import Path
 import imageio.v3 as iio
 import pytest
 
-from aniportrait_hub.generate import main, parse_seeds
+from aniportrait_hub.commands.generate import main, parse_seeds
 
 REF = Path(__file__).resolve().parents[1] / "examples" / "driving"
 

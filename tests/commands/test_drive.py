@@ -1,4 +1,4 @@
-"""`python -m aniportrait_hub.drive` and `track`: the shipped talking clip with a tone drives the
+"""`aniportrait drive` and `track`: the shipped talking clip with a tone drives the
 default model into an mp4 with that audio (side by side and depth too); the authors' real track
 drives it without audio; bad input is refused by name and nothing is overwritten."""
 
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from aniportrait_hub.drive import main
+from aniportrait_hub.commands.drive import main
 from aniportrait_hub.video import _ffmpeg, has_audio, write_video
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "driving"
@@ -73,8 +73,8 @@ def test_bad_drivers_are_refused_by_name(tmp_path, capsys):
 
 
 def test_track_writes_a_sequence_and_the_authors_files(talking, tmp_path):
+    from aniportrait_hub.commands.track import main as track
     from aniportrait_hub.pipelines.animation import DrivingSequence, sequence_from_authors_files
-    from aniportrait_hub.track import main as track
 
     silent, _ = talking
     out, authors = tmp_path / "seq.npz", tmp_path / "authors"

@@ -1,17 +1,16 @@
-"""``python -m aniportrait_hub.animate``: a photo becomes an mp4 and a personal model that a
+"""``aniportrait animate``: a photo becomes an mp4 and a personal model that a
 second run reuses; bad input is refused with exit status 2 and a message; nothing the user has
 is modified or overwritten."""
 
 import hashlib
 
-import pytest
-
 import imageio.v3 as iio
 import numpy as np
+import pytest
 from PIL import Image
 from skimage import data
 
-from aniportrait_hub.animate import main
+from aniportrait_hub.commands.animate import main
 
 
 def _sha(path):
