@@ -144,7 +144,7 @@ class Studio:
     the app serves several clients at once."""
 
     def __init__(self, config: StudioConfig | None = None, pipe=None):
-        from aniportrait_hub.pretrained import load_pipeline
+        from aniportrait_hub.pipelines.loading import load_pipeline
 
         self.cfg = config or StudioConfig()
         self.pipe = pipe if pipe is not None else load_pipeline(self.cfg.model)

@@ -88,7 +88,7 @@ def figure(data: Path, path: Path, count: int = 4, side: int = 256) -> Path:
     from aniportrait_hub.data.canonical import FIXED_LIGHT
     from aniportrait_hub.evaluation.registry import EvalContext, on_white
     from aniportrait_hub.pipelines.pipeline import image_uint8
-    from aniportrait_hub.pretrained import load_pipeline
+    from aniportrait_hub.pipelines.loading import load_pipeline
 
     pipe = load_pipeline("default")
     ds = open_dataset(data)

@@ -50,7 +50,7 @@ def scenario_peak() -> dict:
 
 
 def _pipe(model: str):
-    from aniportrait_hub.pretrained import load_pipeline
+    from aniportrait_hub.pipelines.loading import load_pipeline
 
     pipe = load_pipeline(model)
     pipe.renderer()

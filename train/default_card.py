@@ -20,7 +20,8 @@ import torch
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from aniportrait_hub.pretrained import DEFAULT_MODEL, load_default
+from aniportrait_hub.pipelines.loading import load_default
+from aniportrait_hub.pretrained import DEFAULT_MODEL
 
 #: Size limit of the embedded folder (issue: <= 60 MB).
 MAX_MB = 60

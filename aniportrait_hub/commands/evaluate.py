@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     from aniportrait_hub.data import open_dataset
     from aniportrait_hub.data.format import DatasetError
     from aniportrait_hub.evaluation.registry import EvalContext, load_metrics
-    from aniportrait_hub.pretrained import load_pipeline
+    from aniportrait_hub.pipelines.loading import load_pipeline
 
     p = parser()
     a = parse_args(p, argv)

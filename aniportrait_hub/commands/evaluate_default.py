@@ -45,7 +45,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from aniportrait_hub.pretrained import load_pipeline
+    from aniportrait_hub.pipelines.loading import load_pipeline
 
     p = parser()
     a = p.parse_args(argv)

@@ -73,7 +73,7 @@ def parse_seeds(text: str) -> list[int]:
 
 
 def load_pipeline(model: str):
-    from aniportrait_hub.pretrained import load_pipeline as load
+    from aniportrait_hub.pipelines.loading import load_pipeline as load
 
     return load(model)
 

@@ -34,7 +34,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     ap = parser()
     a = ap.parse_args(argv)
-    from aniportrait_hub.pretrained import load_pipeline
+    from aniportrait_hub.pipelines.loading import load_pipeline
 
     pipe = load_pipeline(a.model)
     cache = Path(a.cache)

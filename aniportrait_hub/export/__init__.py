@@ -3,8 +3,9 @@
 - :mod:`.avatar`: :func:`build_avatar`, the layered meshes, atlas, skin and morph targets;
 - :mod:`.gltf`: :func:`write_glb` / :func:`read_glb`, binary glTF 2.0 through ``pygltflib``.
 
-May import ``rendering``, ``body``, ``deformation``; nothing imports it but ``pipelines`` (the
-``export_gltf`` method) and the commands.
+May import: ``rendering``, ``body``, ``deformation`` and ``commands`` (from the deprecated
+``export/command.py`` alone, the old path of ``aniportrait export``, kept for one release).
+Nothing imports it but ``pipelines`` (the ``export_gltf`` method) and the commands.
 """
 
 from aniportrait_hub.export.avatar import Avatar, AvatarConfig, AvatarLevel, build_avatar

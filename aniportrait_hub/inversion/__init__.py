@@ -13,6 +13,9 @@
   result as a folder ``AniPortraitGAN.from_pretrained`` loads (``pipe.identity``);
   :func:`write_identity_file` / :func:`read_identity_file` hand a person around as one small file;
 - :mod:`.edits`: attribute directions (age, gender, weight, hair length, skin tone).
+
+May import: ``body``, ``conditioning``, ``data``, ``models``, ``pipelines``, ``pretrained`` and
+``rendering``; the pipeline never imports it.
 """
 
 from aniportrait_hub.inversion.identity import QUALITIES, PhotoQuality, identity_from_target, photo_to_model

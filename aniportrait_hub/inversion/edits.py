@@ -22,20 +22,13 @@ Learn them (anny's first build takes ~2 min) and write them into a pipeline fold
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import numpy as np
 import torch
 
-#: Attribute -> what +1 means.
-ATTRIBUTES = {
-    "age": "one standard deviation older (anny's age phenotype over the synthetic range)",
-    "gender": "one standard deviation towards anny's male end (towards female: negative)",
-    "weight": "one standard deviation heavier (anny's weight phenotype)",
-    "hair_length": "one standard deviation longer hair (hair drop below the eyes)",
-    "skin_tone": "one standard deviation darker skin (1 - luminance of the skin colour)",
-}
+from aniportrait_hub.conditioning.edits import ATTRIBUTES, apply_edits  # noqa: F401  (re-exported)
+
 BODY_ATTRIBUTES = ("age", "gender", "weight")
 
 
@@ -108,33 +101,6 @@ def learn_body_directions(n: int = 600, seed: int = 0) -> dict:
     out["_body_readout"] = {"labels": labels, "weights": back.tolist(), "mean": p.mean(0).tolist(),
                             "std": p.std(0).tolist()}
     return out
-
-
-def apply_edits(latents, edits: dict[str, float] | None, directions: dict | None):
-    """``latents`` moved along the named directions (strengths in standard deviations of each
-    attribute, each in [-3, 3]).
-
-    Raises:
-        ValueError: an unknown attribute, a strength out of range, or a model without directions.
-    """
-    if not edits:
-        return latents
-    if not directions:
-        raise ValueError("this model has no edit directions (config edit_directions); learn them with "
-                         "`aniportrait learn-edits --write`")
-    noise, betas = latents.noise.clone(), latents.betas.clone()
-    for name, s in edits.items():
-        if name not in ATTRIBUTES or name not in directions:
-            raise ValueError(f"unknown edit {name!r}; this model edits {sorted(k for k in directions if k in ATTRIBUTES)}")
-        s = float(s)
-        if not -3 <= s <= 3:
-            raise ValueError(f"edit {name}={s:g} outside [-3, 3] (standard deviations)")
-        d = directions[name]
-        if "noise" in d:
-            noise = noise + s * torch.tensor(d["noise"], dtype=noise.dtype)
-        if "betas" in d:
-            betas = betas + s * torch.tensor(d["betas"], dtype=betas.dtype)
-    return dataclasses.replace(latents, betas=betas, noise=noise)
 
 
 def parse_edits(items: list[str] | None) -> dict[str, float]:

@@ -13,7 +13,8 @@ made with, not a copy of it:
 - ``README.md``: the base's model card with a "Personal model" section.
 
 :meth:`AniPortraitGAN.from_pretrained` on such a folder or Hub repo loads the base and attaches
-the identity as ``pipe.identity``. A pipeline whose weights were tuned (``TuneConfig.mode =
+the identity as ``pipe.identity`` (the reading half of this format is
+:mod:`aniportrait_hub.pipelines.personal`, so the pipeline does not import the inversion). A pipeline whose weights were tuned (``TuneConfig.mode =
 "weights"``) differs from every base, so it is saved whole instead (every component as
 safetensors, ~18 MB with the default model, 12 MB of it the body/face assets), with the
 identity file beside it.
@@ -21,52 +22,19 @@ identity file beside it.
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
 import json
 from pathlib import Path
 
-import torch
-from safetensors import SafetensorError, safe_open
-from safetensors.torch import save_file
-
-#: The identity file inside a personal model's folder.
-IDENTITY_FILE = "identity.safetensors"
-#: The base-model reference of a personal model saved without its base's components.
-PERSONAL_FILE = "personal.json"
-
-
-@dataclasses.dataclass
-class PersonalIdentity:
-    """Who a personal model draws (``latents``) and how the photo showed them (its labels)."""
-
-    latents: object
-    """:class:`~aniportrait_hub.pipelines.pipeline.PortraitLatents` (batch 1); bake it with
-    ``truncation_psi=1.0``."""
-    expression: torch.Tensor
-    """[1, E] the photo's expression."""
-    joint_eulers: torch.Tensor
-    """[1, 6, 3] the photo's pose."""
-    camera: torch.Tensor
-    """[1, 2] the photo's camera."""
-    info: dict = dataclasses.field(default_factory=dict)
-    """How it was made (photo name, quality, steps, losses, seconds)."""
-
-
-def weights_fingerprint(pipe) -> str | None:
-    """sha256 of every component's tensors (names, shapes and float32 bytes), the first 16 hex
-    digits; None when some network is not float32 (a lossy load cannot be compared)."""
-    h = hashlib.sha256()
-    for name in sorted(pipe.components):
-        module = pipe.components[name]
-        if not isinstance(module, torch.nn.Module):
-            continue
-        for key, t in sorted(module.state_dict().items()):
-            if t.is_floating_point() and t.dtype != torch.float32:
-                return None
-            h.update(f"{name}.{key}{tuple(t.shape)}".encode())
-            h.update(t.detach().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()[:16]
+from aniportrait_hub.pipelines.personal import (  # noqa: F401  (the format, read by the pipeline; re-exported)
+    IDENTITY_FILE,
+    PERSONAL_FILE,
+    PersonalIdentity,
+    load_identity,
+    read_identity_file,
+    read_personal_reference,
+    weights_fingerprint,
+    write_identity_file,
+)
 
 
 def base_reference(pipe) -> str:
@@ -126,67 +94,3 @@ def save_personal_model(pipe, identity: PersonalIdentity, folder: str | Path) ->
     return folder
 
 
-def read_personal_reference(folder: str | Path) -> dict | None:
-    """``personal.json`` of a personal model folder (None: the folder is a whole pipeline).
-
-    Raises:
-        ValueError: the file is not a personal-model reference.
-    """
-    path = Path(folder) / PERSONAL_FILE
-    if not path.is_file():
-        return None
-    try:
-        ref = json.loads(path.read_text())
-        if not isinstance(ref, dict) or not isinstance(ref.get("base"), str) or not ref["base"]:
-            raise ValueError("no base model named")
-    except (json.JSONDecodeError, ValueError) as err:
-        raise ValueError(f"{path} is not a personal model reference ({err})") from err
-    return ref
-
-
-def write_identity_file(identity: PersonalIdentity, path: str | Path) -> Path:
-    """``identity`` as one small ``.safetensors`` file (latents, the photo's labels, ``info`` as
-    JSON metadata): a personal model's ``identity.safetensors``, or a person to hand around."""
-    lat = identity.latents
-    tensors = {"face_id": lat.face_id, "betas": lat.betas, "noise": lat.noise, "expression": identity.expression,
-               "joint_eulers": identity.joint_eulers, "camera": identity.camera}
-    for name in ("appearance_face_id", "film_offset"):
-        if getattr(lat, name) is not None:
-            tensors[name] = getattr(lat, name)
-    tensors = {k: v.detach().float().contiguous().cpu() for k, v in tensors.items()}
-    if lat.map_residual is not None:  # two PNG atlases, as byte tensors (lossless, ~1 MB)
-        from aniportrait_hub.rendering.map_residual import encode_residual
-
-        tensors.update(encode_residual(lat.map_residual))
-    save_file(tensors, str(path), metadata={"info": json.dumps(identity.info)})
-    return Path(path)
-
-
-def read_identity_file(path: str | Path) -> PersonalIdentity:
-    """The identity in a file :func:`write_identity_file` wrote.
-
-    Raises:
-        FileNotFoundError: no such file. ValueError: not an identity file, or incomplete.
-    """
-    from aniportrait_hub.pipelines.pipeline import PortraitLatents
-
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file")
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            t = {k: f.get_tensor(k) for k in f.keys()}
-            info = json.loads((f.metadata() or {}).get("info", "{}"))
-        from aniportrait_hub.rendering.map_residual import decode_residual
-
-        lat = PortraitLatents(t["face_id"], t["betas"], t["noise"], t.get("appearance_face_id"), t.get("film_offset"),
-                              decode_residual(t))
-        return PersonalIdentity(lat, t["expression"], t["joint_eulers"], t["camera"], info)
-    except (KeyError, OSError, ValueError, SafetensorError, json.JSONDecodeError) as err:
-        raise ValueError(f"{path} is corrupt or incomplete ({type(err).__name__}: {err})") from err
-
-
-def load_identity(folder: str | Path) -> PersonalIdentity | None:
-    """The identity stored in a personal model's folder (None when it has none)."""
-    path = Path(folder) / IDENTITY_FILE
-    return read_identity_file(path) if path.is_file() else None

@@ -11,7 +11,6 @@ in the pipeline config (``render_settings``).
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,9 +19,9 @@ import numpy as np
 import PIL.Image
 import torch
 from diffusers import DiffusionPipeline
-from diffusers.utils import BaseOutput
 from tqdm.auto import tqdm
 
+from aniportrait_hub.conditioning.edits import apply_edits
 from aniportrait_hub.conditioning.mapping import FiLMParams
 from aniportrait_hub.conditioning.priors import LabelPriors
 from aniportrait_hub.deformation.expression_deformer import ExpressionDeformer
@@ -33,7 +32,9 @@ from aniportrait_hub.host import on_host
 from aniportrait_hub.models.body_assets import BodyFaceAssets
 from aniportrait_hub.models.presets import preset
 from aniportrait_hub.pipelines.animation import DrivingSequence
-from aniportrait_hub.rendering.map_residual import MapResidual, apply_map_residual
+from aniportrait_hub.pipelines.outputs import AniPortraitOutput, PortraitLatents
+from aniportrait_hub.pipelines.personal import load_identity, load_personal, personal_folder
+from aniportrait_hub.rendering.map_residual import apply_map_residual
 from aniportrait_hub.rendering.renderer import (
     IdentityCache,
     PortraitRenderer,
@@ -45,86 +46,6 @@ from aniportrait_hub.rendering.superres import ManifoldSuperResolution
 
 #: Rows of the priors averaged for truncation (reference: 10k identities).
 TRUNCATION_SAMPLES = 10_000
-
-
-@dataclasses.dataclass
-class PortraitLatents:
-    """An identity: face identity [B, K], body shape betas [B, 10], appearance noise [B, D]
-    (D = ``priors.config.noise_dim``; reference 80, the default model 15).
-
-    ``appearance_face_id`` [B, K] (optional) is the face identity that phi's and U's mappings
-    see in place of ``face_id`` (the geometry and phi's plane warp keep ``face_id``). An inverted
-    photo needs it: the label fit's face identity of a real face lies near the prior's centre
-    (norm ~1 where sampled identities have ~6), a region the mappings never saw, and phi paints
-    it in noise; inversion searches an appearance face identity on the prior's shell instead.
-
-    ``film_offset`` [B, 2, L, C] (optional) is added to phi's FiLM frequencies ([:, 0]) and
-    phases ([:, 1]) of this identity alone: a photo's person, pivotally tuned
-    (:mod:`aniportrait_hub.inversion.tuning`), carries it so no other identity moves.
-
-    ``map_residual`` (optional, :class:`~aniportrait_hub.rendering.map_residual.MapResidual`) is
-    added to this identity's baked radiance maps: a photo's own pixels
-    (:mod:`aniportrait_hub.inversion.maps`).
-    """
-
-    face_id: torch.Tensor
-    betas: torch.Tensor
-    noise: torch.Tensor
-    appearance_face_id: torch.Tensor | None = None
-    film_offset: torch.Tensor | None = None
-    map_residual: MapResidual | None = None
-
-    def tensors(self) -> tuple:
-        """(face_id, betas, noise, appearance_face_id, film_offset), the last two possibly None."""
-        return self.face_id, self.betas, self.noise, self.appearance_face_id, self.film_offset
-
-    def to(self, device) -> "PortraitLatents":
-        return PortraitLatents(*(None if t is None else t.to(device) for t in self.tensors()),
-                               None if self.map_residual is None else self.map_residual.to(device))
-
-    def expand(self, batch: int) -> "PortraitLatents":
-        """A batch-1 identity repeated ``batch`` times."""
-        return PortraitLatents(*(None if t is None else t.expand(batch, *t.shape[1:]) for t in self.tensors()),
-                               None if self.map_residual is None else self.map_residual.expand(batch))
-
-
-@dataclasses.dataclass
-class AniPortraitOutput(BaseOutput):
-    """Rendered portraits. ``images`` / ``low_res_images`` / ``face_images``: PIL images, or
-    arrays [B, H, W, 3] in [0, 1] (``np``), or tensors [B, 3, H, W] (``pt``); ``depth`` and
-    ``mask``: arrays / tensors [B, H, W]."""
-
-    images: list | np.ndarray | torch.Tensor
-    low_res_images: list | np.ndarray | torch.Tensor
-    depth: np.ndarray | torch.Tensor
-    mask: np.ndarray | torch.Tensor
-    face_images: list | np.ndarray | torch.Tensor | None
-
-
-def _personal_folder(name: str, kwargs: dict) -> Path | None:
-    """The local folder of a personal model saved as a reference to its base
-    (:mod:`aniportrait_hub.inversion.personal`): ``name`` itself, or its Hub repo's files (from
-    the cache when offline); None for anything else."""
-    from aniportrait_hub.inversion.personal import IDENTITY_FILE, PERSONAL_FILE
-
-    path = Path(name)
-    if path.is_dir():
-        return path if (path / PERSONAL_FILE).is_file() else None
-    if path.exists() or name.count("/") != 1:
-        return None
-    from huggingface_hub import hf_hub_download
-
-    opts = {k: kwargs[k] for k in ("cache_dir", "revision", "token", "local_files_only") if k in kwargs}
-    try:
-        ref = Path(hf_hub_download(name, PERSONAL_FILE, **opts))
-    except (OSError, ValueError):  # not in the repo or the cache, or not a repo id: a whole pipeline
-        return None
-    for extra in (IDENTITY_FILE, "README.md"):
-        try:
-            hf_hub_download(name, extra, **opts)  # into the same snapshot folder
-        except (OSError, ValueError):
-            pass  # a missing identity is reported by the loader
-    return ref.parent
 
 
 class AniPortraitGAN(DiffusionPipeline):
@@ -140,11 +61,11 @@ class AniPortraitGAN(DiffusionPipeline):
                               expression_deformer=expression_deformer, superres=superres, assets=assets,
                               priors=priors)
         settings = RenderSettings.from_dict(render_settings)
-        # edit_directions: attribute directions in the latents (aniportrait_hub.inversion.edits)
+        # edit_directions: attribute directions in the latents (aniportrait_hub.conditioning.edits)
         self.register_to_config(render_settings=settings.to_dict(), default_resolution=default_resolution,
                                 default_face_resolution=default_face_resolution, edit_directions=edit_directions)
         self._runtime: dict = {}
-        #: A personal model's person (:class:`~aniportrait_hub.inversion.personal.PersonalIdentity`,
+        #: A personal model's person (:class:`~aniportrait_hub.pipelines.personal.PersonalIdentity`,
         #: loaded from its ``identity.safetensors``); None for a generator.
         self.identity = None
 
@@ -181,9 +102,9 @@ class AniPortraitGAN(DiffusionPipeline):
             ValueError: a component's weights are missing, unexpected or mis-shaped.
         """
         name = str(pretrained_model_name_or_path)
-        personal = _personal_folder(name, kwargs)
+        personal = personal_folder(name, kwargs)
         if personal is not None:  # a personal model: its base, with the person attached
-            return cls._from_personal(personal, kwargs)
+            return load_personal(cls, personal, kwargs)
         kwargs.setdefault("use_safetensors", True)
         # Networks may take another dtype; the body/face assets and priors stay float32 (their
         # rotations and bases lose too much in half precision), and so does the tiny D^p (its
@@ -203,35 +124,7 @@ class AniPortraitGAN(DiffusionPipeline):
         from aniportrait_hub.models.weights import check_loaded_weights
 
         folder = check_loaded_weights(pipe, name, kwargs)
-        from aniportrait_hub.inversion.personal import load_identity
-
         pipe.identity = load_identity(folder)
-        pipe._check_identity()
-        return pipe
-
-    @classmethod
-    def _from_personal(cls, folder: Path, kwargs: dict) -> "AniPortraitGAN":
-        from aniportrait_hub.inversion.personal import (
-            IDENTITY_FILE,
-            read_identity_file,
-            read_personal_reference,
-            weights_fingerprint,
-        )
-        from aniportrait_hub.pretrained import DEFAULT_MODEL
-
-        ref = read_personal_reference(folder)
-        base = DEFAULT_MODEL if ref["base"] == "default" else ref["base"]
-        pipe = cls.from_pretrained(base, **kwargs)
-        if pipe.identity is not None:
-            raise ValueError(f"{folder}: its base {ref['base']!r} is itself a personal model")
-        want, have = ref.get("base_fingerprint"), weights_fingerprint(pipe)
-        if want and have and want != have:
-            raise ValueError(f"{folder} was made with other weights than {ref['base']!r} has now (fingerprint {want}, "
-                             f"now {have}); turn the photo into a personal model again with this base")
-        ident = folder / IDENTITY_FILE
-        if not ident.is_file():
-            raise ValueError(f"{folder} is an incomplete personal model: {IDENTITY_FILE} is missing")
-        pipe.identity = read_identity_file(ident)
         pipe._check_identity()
         return pipe
 
@@ -418,14 +311,12 @@ class AniPortraitGAN(DiffusionPipeline):
                       seed: int | None = None, generator: torch.Generator | None = None,
                       batch_size: int = 1, edits: dict[str, float] | None = None) -> IdentityCache:
         """Mapping, radiance maps and super-resolution of an identity: reused by every frame.
-        ``edits``: attribute edits, e.g. ``{"age": 1.0}`` (:mod:`aniportrait_hub.inversion.edits`)."""
+        ``edits``: attribute edits, e.g. ``{"age": 1.0}`` (:mod:`aniportrait_hub.conditioning.edits`)."""
         if not 0.0 <= truncation_psi <= 1.0:
             raise ValueError(f"truncation_psi {truncation_psi} outside [0, 1]")
         lat = latents or self.sample_latents(batch_size, seed, generator)
         self._check_latents(lat)
         if edits:
-            from aniportrait_hub.inversion.edits import apply_edits
-
             lat = apply_edits(lat, edits, self.config.edit_directions)
         lat = lat.to(self.device)
         film, style = self.mappings(lat)
@@ -484,7 +375,7 @@ class AniPortraitGAN(DiffusionPipeline):
             resolution / face_resolution: output sides (defaults from the preset; face 0 = none).
             output_type: ``"pil"``, ``"np"`` or ``"pt"``.
             edits: attribute edits in standard deviations, e.g. ``{"age": 1.0, "skin_tone": -0.5}``
-                (names in :data:`aniportrait_hub.inversion.edits.ATTRIBUTES`).
+                (names in :data:`aniportrait_hub.conditioning.edits.ATTRIBUTES`).
         """
         if output_type not in ("pil", "np", "pt"):
             raise ValueError(f"output_type must be 'pil', 'np' or 'pt', got {output_type!r}")

@@ -1,4 +1,7 @@
-"""Tracking real faces into driving data (issue: video driving)."""
+"""Tracking real faces into driving data (issue: video driving).
+
+May import: ``body``, ``data`` (the label fit), ``pipelines`` (driving sequences) and ``video``.
+"""
 
 from aniportrait_hub.tracking.blendshapes import (ARKIT_PREDICTED, FACE_LANDMARKER_SHA256, INPUT_ERRORS,
                                                   BlendshapeReading, BlendshapeTracker, TrackingError,

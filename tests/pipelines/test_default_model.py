@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from aniportrait_hub import DEFAULT_MODEL
-from aniportrait_hub.pretrained import load_pipeline
+from aniportrait_hub.pipelines.loading import load_pipeline
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from aniportrait_hub.pretrained import load_default
+from aniportrait_hub.pipelines.loading import load_default
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = ["--preset", "small", "--identities", "3", "--high_res", "256", "--supersample", "2",

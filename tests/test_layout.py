@@ -1,0 +1,98 @@
+"""The package's layout holds: no import cycles between its modules (every import statement,
+those inside functions included), each folder imports alone in a fresh interpreter, and every
+folder says what it holds and what it may import."""
+
+import importlib
+import pkgutil
+import re
+import subprocess
+import sys
+
+import grimp
+
+import aniportrait_hub
+
+
+def _cycles(edges: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan's algorithm; recursion
+    is fine for a graph of this size). grimp gives the graph, not its cycles."""
+    index, low, stack, on, found = {}, {}, [], set(), []
+
+    def visit(v):
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on.add(v)
+        for w in edges[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                found.append(sorted(comp))
+
+    for v in sorted(edges):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def _folders() -> list[str]:
+    return sorted(m.name for m in pkgutil.iter_modules(aniportrait_hub.__path__, "aniportrait_hub.") if m.ispkg)
+
+
+def test_the_package_has_no_import_cycle():
+    graph = grimp.build_graph("aniportrait_hub")
+    edges = {m: set(graph.find_modules_directly_imported_by(m)) for m in graph.modules}
+    # the package's own __init__ re-exports the public classes (diffusers resolves them there);
+    # a module importing ``aniportrait_hub`` itself is the one thing that would close a loop through it
+    assert not _cycles(edges), "import cycles (a module reaches itself through these):\n" + "\n".join(
+        " <-> ".join(c) for c in _cycles(edges))
+
+
+def test_the_cycle_finder_finds_a_cycle():
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert _cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_each_folder_imports_alone_in_a_fresh_interpreter():
+    runs = {name: subprocess.Popen([sys.executable, "-c", f"import {name}"], stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True) for name in _folders()}
+    for name, run in runs.items():
+        _, err = run.communicate(timeout=300)
+        assert run.returncode == 0, f"import {name} alone failed:\n{err[-1500:]}"
+
+
+def _may_import(doc: str) -> set[str] | None:
+    """The folders a folder's docstring allows it to import: the ``names`` of its "May import:"
+    paragraph before any "never" (None: "anything")."""
+    text = doc.split("May import:", 1)[1].split("\n\n")[0]
+    text = text.split("never")[0].split("Nothing imports")[0]
+    if "anything" in text:
+        return None
+    return set(re.findall(r"``(\w+)``", text))
+
+
+def test_every_folder_says_what_it_holds_and_imports_only_that():
+    graph = grimp.build_graph("aniportrait_hub")
+    folders = {n.split(".")[1] for n in _folders()}
+    for name in _folders():
+        doc = importlib.import_module(name).__doc__ or ""
+        assert len(doc.split()) >= 8, f"{name}/__init__.py needs a docstring: what the folder holds"
+        assert "May import:" in doc, f"{name}/__init__.py: say what the folder may import (May import: ...)"
+        allowed = _may_import(doc)
+        if allowed is None:
+            continue
+        here = name.split(".")[1]
+        used = {d.split(".")[1] for m in graph.find_children(name) | {name} if m in graph.modules
+                for sub in [m, *graph.find_descendants(m)] for d in graph.find_modules_directly_imported_by(sub)
+                if d.count(".") >= 1 and d.split(".")[1] in folders - {here}}
+        assert used <= allowed, f"{name} imports {sorted(used - allowed)}, which its docstring does not allow"
