@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     from aniportrait_hub.data.fit import head_orientations
     from aniportrait_hub.pretrained import DEFAULT_MODEL
     from aniportrait_hub.tracking import TrackConfig, VideoTracker
-    from aniportrait_hub.tracking.video_tracker import _held
+    from aniportrait_hub.tracking.chunked_fit import _held
     from aniportrait_hub.video import read_video, write_video
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])

@@ -36,7 +36,7 @@ def install(run: Path, target: Path = DEFAULT_MODEL) -> Path:
     folder is removed only after that)."""
     src = run / "pipeline"
     if not (src / "model_index.json").is_file():
-        raise FileNotFoundError(f"{src} holds no exported pipeline: run train/teacher.py to its export phase")
+        raise FileNotFoundError(f"{src} holds no exported pipeline: run python -m train.teacher to its export phase")
     size = folder_mb(src)
     if size > MAX_MB:
         raise ValueError(f"{src} is {size:.1f} MB, over the {MAX_MB} MB limit of the embedded model")

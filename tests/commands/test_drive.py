@@ -13,7 +13,7 @@ import torch
 from aniportrait_hub.commands.drive import main
 from aniportrait_hub.video import _ffmpeg, has_audio, write_video
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "driving"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "driving"
 
 
 @pytest.fixture(scope="module")

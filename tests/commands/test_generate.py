@@ -7,7 +7,7 @@ import pytest
 
 from aniportrait_hub.commands.generate import main, parse_seeds
 
-REF = Path(__file__).resolve().parents[1] / "examples" / "driving"
+REF = Path(__file__).resolve().parents[2] / "examples" / "driving"
 
 
 def test_parse_seeds():

@@ -9,7 +9,7 @@
 # Every phase checkpoints into $RUN; re-running resumes at the first unfinished phase.
 # The `default` preset's phi has the feature plane from the start (its per-identity warp is
 # fitted before the first radiance step). To give an older, plane-less stage one instead, as the
-# shipped model got it: train/teacher.py --out RUN --add_plane true --phases face (after marking
+# shipped model got it: python -m train.teacher --out RUN --add_plane true --phases face (after marking
 # "face" undone in RUN/state.json).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -18,7 +18,7 @@ RUN=${RUN:-runs/teacher}
 export HF_HUB_OFFLINE=1
 
 # 1. Teacher data + phases (data, manifold, radiance, face, expression, superres, export).
-$PY train/teacher.py --out "$RUN" --device "${DEVICE:-cpu}" --identities "${IDENTITIES:-320}" \
+$PY -m train.teacher --out "$RUN" --device "${DEVICE:-cpu}" --identities "${IDENTITIES:-320}" \
     --radiance_minutes "${RADIANCE_MINUTES:-45}" --face_minutes "${FACE_MINUTES:-15}" \
     --superres_minutes "${SUPERRES_MINUTES:-15}" \
     --radiance_batch "${RADIANCE_BATCH:-4}" --superres_batch "${SUPERRES_BATCH:-2}"

@@ -6,8 +6,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from train.teacher import TeacherConfig, level_field, slab_bounds  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
+from train.teacher.config import TeacherConfig  # noqa: E402
+from train.teacher.manifold import level_field, slab_bounds  # noqa: E402
 
 
 def test_level_field_puts_first_level_at_front_and_last_at_back():

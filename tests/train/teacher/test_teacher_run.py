@@ -11,7 +11,7 @@ import torch
 
 from aniportrait_hub.pipelines.loading import load_default
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 TINY = ["--preset", "small", "--identities", "3", "--high_res", "256", "--supersample", "2",
         "--manifold_steps", "2", "--manifold_points", "512", "--radiance_steps", "2", "--radiance_points", "256",
         "--radiance_batch", "2", "--expression_steps", "2", "--expression_batch", "2",
@@ -20,7 +20,7 @@ TINY = ["--preset", "small", "--identities", "3", "--high_res", "256", "--supers
 
 
 def _teach(out: Path, *extra: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(ROOT / "train" / "teacher.py"), "--out", str(out), *TINY, *extra],
+    return subprocess.run([sys.executable, "-m", "train.teacher", "--out", str(out), *TINY, *extra],
                           capture_output=True, text=True, cwd=ROOT, timeout=900)
 
 
@@ -81,7 +81,7 @@ def test_install_and_clear_errors_for_a_missing_or_corrupt_model(run, tmp_path):
 
 def test_bad_arguments_are_refused(tmp_path, capsys):
     """In this process (refused before any work: a subprocess would only add its imports)."""
-    from train.teacher import main
+    from train.teacher.run import main
 
     def teach(out, *extra):
         try:
@@ -107,7 +107,8 @@ def test_feature_plane_is_aligned_then_trained(run):
 
     sys.path.insert(0, str(ROOT))
     from aniportrait_hub import AniPortraitGAN
-    from train.teacher import TeacherConfig, fit_plane_warp, train_radiance
+    from train.teacher.config import TeacherConfig
+    from train.teacher.radiance import fit_plane_warp, train_radiance
 
     cfg = TeacherConfig(out=run, radiance_steps=2, radiance_points=256, radiance_batch=2, preview_every=0)
     default = AniPortraitGAN.from_preset("default")
@@ -132,7 +133,8 @@ def test_expression_phase_with_offset_sampling_and_a_narrow_smoothness(run):
     and moves D^e (the shipped D^e's settings, the defaults now)."""
     sys.path.insert(0, str(ROOT))
     from aniportrait_hub import AniPortraitGAN
-    from train.teacher import TeacherConfig, train_expression
+    from train.teacher.config import TeacherConfig
+    from train.teacher.expression import train_expression
 
     pipe = AniPortraitGAN.from_pretrained(run / "stage")
     before = [p.detach().clone() for p in pipe.expression_deformer.parameters()]
@@ -148,7 +150,8 @@ def test_renewed_expression_deformer_takes_the_presets_architecture(run):
     architecture (here the small preset's), which then trains."""
     sys.path.insert(0, str(ROOT))
     from aniportrait_hub import AniPortraitGAN
-    from train.teacher import TeacherConfig, renewed_expression, train_expression
+    from train.teacher.config import TeacherConfig
+    from train.teacher.expression import renewed_expression, train_expression
 
     pipe = AniPortraitGAN.from_pretrained(run / "stage")
     cfg = TeacherConfig(out=run, preset="small", renew_expression_deformer=True, expression_steps=2,
@@ -168,7 +171,7 @@ def test_gap_targets_send_an_opened_mouth_to_the_closed_lip_seam(run):
     from aniportrait_hub import AniPortraitGAN
     from aniportrait_hub.deformation.expression_deformer import imitation_targets
     from aniportrait_hub.deformation.expression_deformer import seam_pairs
-    from train.teacher import gap_targets
+    from train.teacher.expression import gap_targets
 
     pipe = AniPortraitGAN.from_pretrained(run / "stage")
     body, fm = pipe.renderer().body, pipe.face_model()
@@ -199,7 +202,8 @@ def test_guided_expression_phase_reports_the_face_model_guide(run):
     reports how the guide imitates Eq. 10 between the vertices."""
     sys.path.insert(0, str(ROOT))
     from aniportrait_hub import AniPortraitGAN
-    from train.teacher import TeacherConfig, renewed_expression, train_expression
+    from train.teacher.config import TeacherConfig
+    from train.teacher.expression import renewed_expression, train_expression
 
     pipe = AniPortraitGAN.from_pretrained(run / "stage")
     assert not pipe.render_settings.expression_at_samples
