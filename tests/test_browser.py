@@ -160,3 +160,28 @@ def test_live_tab_drives_the_person_from_the_webcam(page, shots):
     assert re.fullmatch(r"[0-9.]+ frames/s", reading()), reading()
     assert _src(page, "live_image") is not None
     page.screenshot(path=str(shots / "app_live.png"))
+
+
+def test_the_other_tabs_render_and_no_upload_box_is_clipped(page, shots):
+    """The About, Avatar and Body model tabs show their content (screenshots beside the others'),
+    and in the Your photo tab, in a 1300 x 1000 window, no upload box's label covers its drop
+    icon and text (issue 34: the identity-file box's did)."""
+    page.set_viewport_size({"width": 1300, "height": 1000})
+    try:
+        page.get_by_role("tab", name="Your photo").click()
+        for box in ("#photo", "#identity_upload"):
+            page.locator(f"{box} [data-testid=upload-icon]").wait_for()
+            label = page.locator(f"{box} [data-testid=block-label]").bounding_box()
+            icon = page.locator(f"{box} [data-testid=upload-icon]").bounding_box()
+            assert label["y"] + label["height"] <= icon["y"], f"{box}: the label covers the drop area"
+        page.get_by_role("tab", name="About").click()
+        page.get_by_text("Use it responsibly").wait_for()
+        page.screenshot(path=str(shots / "app_about.png"))
+        page.get_by_role("tab", name="Avatar").click()
+        page.locator("#avatar_go").wait_for()
+        page.screenshot(path=str(shots / "app_avatar.png"))
+        page.get_by_role("tab", name="Body model").click()
+        page.locator("canvas").first.wait_for()
+        page.screenshot(path=str(shots / "app_body_model.png"))
+    finally:
+        page.set_viewport_size({"width": 1400, "height": 1000})
