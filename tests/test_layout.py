@@ -96,3 +96,26 @@ def test_every_folder_says_what_it_holds_and_imports_only_that():
                 for sub in [m, *graph.find_descendants(m)] for d in graph.find_modules_directly_imported_by(sub)
                 if d.count(".") >= 1 and d.split(".")[1] in folders - {here}}
         assert used <= allowed, f"{name} imports {sorted(used - allowed)}, which its docstring does not allow"
+
+
+def test_no_room_is_too_large():
+    """No file of the package over 500 lines, no function over 120, unless a comment right above
+    it says why ("Longer than 120 lines ...")."""
+    import ast
+    from pathlib import Path
+
+    root = Path(aniportrait_hub.__file__).parent
+    long_files, long_functions = [], []
+    for path in sorted(root.rglob("*.py")):
+        text = path.read_text()
+        lines = text.splitlines()
+        if len(lines) > 500:
+            long_files.append(f"{path.relative_to(root)} ({len(lines)})")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno >= 120:
+                first = min([d.lineno for d in node.decorator_list] + [node.lineno])
+                above = "\n".join(lines[max(first - 8, 0):first - 1])
+                if "Longer than 120 lines" not in above:
+                    long_functions.append(f"{path.relative_to(root)}:{node.lineno} {node.name}")
+    assert not long_files, f"files over 500 lines: {long_files}"
+    assert not long_functions, f"functions over 120 lines without a comment saying why: {long_functions}"

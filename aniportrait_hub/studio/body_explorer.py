@@ -86,7 +86,7 @@ def body_tab(explorer: BodyExplorer, demo: gr.Blocks) -> None:
                 sliders_shape = [gr.Slider(-3, 3, 0, step=0.1, label=f"shape {i}") for i in range(SHAPE_SLIDERS)]
             sliders = sliders_shape + sliders_pose + sliders_exp
         with gr.Column(scale=2):
-            view = gr.Model3D(label="body", clear_color=(1, 1, 1, 1), camera_position=(90, 90, None),
+            view = gr.Model3D(label="body", clear_color=(1, 1, 1, 1), camera_position=(90, 90, None), elem_id="body_view",
                               height=600)
     for s in sliders:
         s.change(explorer.mesh, sliders, view, trigger_mode="always_last", show_progress="hidden",
