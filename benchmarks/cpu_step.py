@@ -60,13 +60,13 @@ def step(data: str, resolution: int, batch: int, repeats: int) -> dict:
         else:  # before: the step reads and decodes its own batch
             def one():
                 t.train_step()
-        modes = {"default": "cpu", "pytorch_dp": "never"} if hasattr(PoseDeformer, "custom_weight_grad") else {
+        modes = {"default": "cpu", "pytorch_dp": "never"} if hasattr(PoseDeformer, "custom_backward") else {
             "default": None}
         times = {name: [] for name in modes}
         for r in range(repeats + 1):
             for name, mode in modes.items():
                 if mode is not None:
-                    PoseDeformer.custom_weight_grad = mode
+                    PoseDeformer.custom_backward = mode
                 s = time.perf_counter()
                 one()
                 if r:  # the first round warms up

@@ -31,9 +31,9 @@ class DepthwiseConv3d(torch.autograd.Function):
       circular form at size S never wraps for k < kernel and p < S - kernel + 1;
     - field: grad_x[b, c] = grad[b, c] convolved (full) with w[c], whose length is exactly S.
 
-    Hand-written rather than ``torch.fft`` inside ``F.conv3d``'s own backward because PyTorch
-    offers no FFT convolution; measured 20-25x faster than oneDNN's depthwise conv3d backward
-    on a CPU at the default model's shapes, with a smaller error against float64."""
+    Hand-written because PyTorch has no FFT convolution to call; measured 20-25x faster than
+    oneDNN's depthwise conv3d backward on a CPU at the default model's shapes, with a smaller
+    error against float64."""
 
     @staticmethod
     def forward(ctx, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
@@ -72,19 +72,19 @@ class PoseDeformer(ModelMixin, ConfigMixin):
         self.weight1 = nn.Parameter(torch.ones(channels, 1, *k))
         self.weight2 = nn.Parameter(torch.ones(channels, 1, *k))
 
-    #: Where the convolutions' gradients go through :class:`DepthwiseConv3d` (FFT): "cpu"
-    #: (measured faster there), "always", or "never" (PyTorch's own everywhere; cuDNN's depthwise
-    #: backward is not known to be slow, and no GPU has measured the alternative yet).
-    custom_weight_grad = "cpu"
+    #: Where the convolutions' backward goes through :class:`DepthwiseConv3d` (FFT, both
+    #: gradients): "cpu" (measured faster there), "always", or "never" (PyTorch's own everywhere;
+    #: cuDNN's depthwise backward is not known to be slow, and no GPU has measured the alternative).
+    custom_backward = "cpu"
 
     def _conv(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
         k = weight.shape[2:]
         w = weight / weight.sum(dim=(2, 3, 4), keepdim=True)  # normalised: sums to 1
         pad = (k[2] // 2, k[2] // 2, k[1] // 2, k[1] // 2, k[0] // 2, k[0] // 2)
         x = F.pad(x, pad, mode="replicate")
-        mode = self.custom_weight_grad
-        if weight.requires_grad and torch.is_grad_enabled() and (
-                mode == "always" or (mode == "cpu" and x.device.type == "cpu")):
+        mode = self.custom_backward
+        backward = torch.is_grad_enabled() and (w.requires_grad or x.requires_grad)
+        if backward and (mode == "always" or (mode == "cpu" and x.device.type == "cpu")):
             return DepthwiseConv3d.apply(x, w)
         return F.conv3d(x, w, groups=x.shape[1])
 

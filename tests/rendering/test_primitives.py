@@ -122,7 +122,7 @@ def test_pose_deformer_gradients_are_pytorchs_own():
     dp = dp.double()
     grads = {}
     for mode in ("always", "never"):
-        dp.custom_weight_grad = mode
+        dp.custom_backward = mode
         x = field.clone().requires_grad_(True)
         dp.zero_grad()
         (dp(x) * torch.linspace(-1, 1, x.numel(), dtype=x.dtype).view_as(x)).sum().backward()
