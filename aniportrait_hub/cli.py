@@ -5,7 +5,6 @@ from aniportrait_hub.commands import COMMANDS, main  # noqa: F401
 from aniportrait_hub.commands.common import (  # noqa: F401
     PERSON_HELP,
     claim_output,
-    parse_args,
     person_option,
     run_command,
 )

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import torch
 
-from aniportrait_hub.commands.common import claim_output, fill_help, new_parser, parse_args, person_option, run_command
+from aniportrait_hub.commands.common import claim_output, fill_help, new_parser, person_option, run_command
 
 SWEEPS = ("camera", "head", "expression", "all")
 
@@ -119,8 +119,8 @@ def run(cfg: AnimateConfig) -> list[Path]:
     from aniportrait_hub.inversion.edits import parse_edits
     from aniportrait_hub.inversion.identity import QUALITIES, photo_to_model
     from aniportrait_hub.inversion.personal import save_personal_model
-    from aniportrait_hub.pipelines.pipeline import AniPortraitGAN, image_uint8
     from aniportrait_hub.pipelines.loading import load_pipeline
+    from aniportrait_hub.pipelines.pipeline import AniPortraitGAN, image_uint8
     from aniportrait_hub.video import write_video
 
     if (cfg.photo is None) == (cfg.identity is None):
@@ -207,7 +207,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     p = parser()
-    cfg = AnimateConfig(**vars(parse_args(p, argv)))
+    cfg = AnimateConfig(**vars(p.parse_args(argv)))
     from aniportrait_hub.inversion import PhotoError
     from aniportrait_hub.tracking import INPUT_ERRORS
 

@@ -38,17 +38,19 @@ def claim_output(path: str | Path, overwrite: bool, suffix: str | None = None) -
     return path
 
 
-def parse_args(parser: argparse.ArgumentParser, argv: list[str] | None = None) -> argparse.Namespace:
-    """``parser.parse_args`` taking each ``--long_option`` also as ``--long-option`` (both
-    spellings are common; the options are declared with underscores)."""
-    argv = sys.argv[1:] if argv is None else list(argv)
-    fixed = []
-    for a in argv:
-        if a.startswith("--") and len(a) > 2:
-            name, eq, value = a[2:].partition("=")
-            a = "--" + name.replace("-", "_") + eq + value
-        fixed.append(a)
-    return parser.parse_args(fixed)
+class _Parser(argparse.ArgumentParser):
+    """A parser taking each ``--long_option`` also as ``--long-option`` (both spellings are
+    common; the options are declared with underscores)."""
+
+    def parse_known_args(self, args=None, namespace=None):
+        args = sys.argv[1:] if args is None else list(args)
+        fixed = []
+        for a in args:
+            if a.startswith("--") and len(a) > 2:
+                name, eq, value = a[2:].partition("=")
+                a = "--" + name.replace("-", "_") + eq + value
+            fixed.append(a)
+        return super().parse_known_args(fixed, namespace)
 
 
 class _Help(argparse.HelpFormatter):
@@ -66,8 +68,8 @@ class _Help(argparse.HelpFormatter):
 
 def new_parser(doc: str | None, **kwargs) -> argparse.ArgumentParser:
     """A command's parser: the first paragraph of its module docstring as the description, the
-    defaults shown after the help lines."""
-    return argparse.ArgumentParser(description=(doc or "").split("\n\n")[0].strip(), formatter_class=_Help,
+    defaults shown after the help lines, ``--long-option`` taken for ``--long_option``."""
+    return _Parser(description=(doc or "").split("\n\n")[0].strip(), formatter_class=_Help,
                                    **kwargs)
 
 

@@ -30,7 +30,6 @@ from aniportrait_hub.commands.common import (
     claim_output,
     fill_help,
     new_parser,
-    parse_args,
     person_option,
     run_command,
 )
@@ -121,8 +120,8 @@ def run(cfg: DriveConfig, pipe=None, identity=None) -> list[Path]:
     ``cfg.model``'s sampled ``cfg.seed`` (own-photo animation passes its personal model)."""
     import torch
 
-    from aniportrait_hub.pipelines.pipeline import image_uint8
     from aniportrait_hub.pipelines.loading import load_pipeline
+    from aniportrait_hub.pipelines.pipeline import image_uint8
     from aniportrait_hub.tracking import retarget
     from aniportrait_hub.video import depth_image, read_video, write_video
 
@@ -223,7 +222,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     p = parser()
-    cfg = DriveConfig(**vars(parse_args(p, argv)))
+    cfg = DriveConfig(**vars(p.parse_args(argv)))
     from aniportrait_hub.tracking import INPUT_ERRORS
 
     return run_command(lambda: "wrote " + ", ".join(str(x) for x in run(cfg)), INPUT_ERRORS)

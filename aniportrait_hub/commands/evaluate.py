@@ -27,7 +27,7 @@ from pathlib import Path
 
 import torch
 
-from aniportrait_hub.commands.common import new_parser, parse_args
+from aniportrait_hub.commands.common import new_parser
 
 DEFAULT_METRICS = "fid,kid,face_fid,face_kid,control,head_pose,expression,consistency,geometry"
 
@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     from aniportrait_hub.pipelines.loading import load_pipeline
 
     p = parser()
-    a = parse_args(p, argv)
+    a = p.parse_args(argv)
     if a.list:
         for m in load_metrics().values():
             print(f"{m.name:12s} {m.unit:10s} {m.compares}{'  [synthetic data]' if m.teacher else ''}")

@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from aniportrait_hub.commands.common import claim_output, new_parser, parse_args, run_command
+from aniportrait_hub.commands.common import claim_output, new_parser, run_command
 
 
 def run(out: Path, seed: int | None = None, identity: Path | None = None, model: str | None = None,
@@ -83,7 +83,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     p = parser()
-    a = parse_args(p, argv)
+    a = p.parse_args(argv)
     return run_command(lambda: f"wrote {run(a.out, a.seed, a.identity, a.model, a.psi, a.texture, a.stride, not a.no_morphs, a.overwrite, a.keep_hidden)}",
                        (ValueError, FileExistsError, FileNotFoundError, OSError))
 

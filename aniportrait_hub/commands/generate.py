@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from aniportrait_hub.commands.common import claim_output, fill_help, new_parser, parse_args, run_command
+from aniportrait_hub.commands.common import claim_output, fill_help, new_parser, run_command
 
 
 @dataclasses.dataclass
@@ -146,7 +146,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     p = parser()
-    args = parse_args(p, argv)
+    args = p.parse_args(argv)
     cfg = GenerateConfig(**vars(args))
     return run_command(lambda: f"wrote {len(run(cfg))} file(s) to {cfg.outdir}",
                        (ValueError, FileNotFoundError, FileExistsError, OSError))

@@ -23,7 +23,6 @@ from aniportrait_hub.commands.common import (
     PERSON_HELP,
     claim_output,
     new_parser,
-    parse_args,
     person_option,
     run_command,
 )
@@ -84,7 +83,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     p = parser()
-    a = parse_args(p, argv)
+    a = p.parse_args(argv)
     from aniportrait_hub.tracking import INPUT_ERRORS
 
     return run_command(lambda: "wrote " + ", ".join(str(x) for x in run(**vars(a))), INPUT_ERRORS)

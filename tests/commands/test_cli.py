@@ -68,3 +68,19 @@ def test_old_command_paths_still_run_and_say_where_they_went():
         assert out.returncode == 0, out.stderr[-500:]
         assert f"usage: aniportrait {name}" in out.stdout
         assert f"`python -m {old}` is deprecated" in out.stderr and f"aniportrait {name}" in out.stderr
+
+
+def test_every_command_takes_both_option_spellings():
+    """Each command's parser comes from ``new_parser``, which takes ``--long-option`` for
+    ``--long_option``."""
+    import importlib
+
+    from aniportrait_hub.commands.common import new_parser
+
+    p = new_parser("")
+    p.add_argument("--side_by_side", action="store_true")
+    p.add_argument("--max_seconds", type=float, default=60.0)
+    a = p.parse_args(["--side-by-side", "--max-seconds=5"])
+    assert a.side_by_side and a.max_seconds == 5.0
+    for name, (module, _) in COMMANDS.items():
+        assert type(importlib.import_module(module).parser()) is type(p), name
