@@ -124,9 +124,9 @@ def load_identity(folder: str | Path) -> PersonalIdentity | None:
 
 
 def personal_folder(name: str, kwargs: dict) -> Path | None:
-    """The local folder of a personal model saved as a reference to its base
-    (this module's format): ``name`` itself, or its Hub repo's files (from
-    the cache when offline); None for anything else."""
+    """The local folder of a personal model saved as a reference to its base (this module's
+    format): ``name`` itself, or its Hub repo's files (from the cache when offline); None for
+    anything else."""
     path = Path(name)
     if path.is_dir():
         return path if (path / PERSONAL_FILE).is_file() else None
